@@ -1,0 +1,67 @@
+import type { BusMessage, Topic, TopicPayload } from './topics.js';
+
+export type DeliveryInfo = {
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+};
+
+export type ConsumerHandler<TTopic extends Topic> = (
+  message: BusMessage<TTopic>,
+  info: DeliveryInfo,
+) => Promise<void>;
+
+export type DeadLetter = {
+  readonly consumer: string;
+  readonly message: BusMessage;
+  readonly attempts: number;
+  readonly error: string;
+  readonly diedAt: string;
+};
+
+export type ConsumerHooks = {
+  /** An attempt failed; `retryInMs` is null when no attempt is left. */
+  readonly onAttemptFailed?: (
+    message: BusMessage,
+    info: DeliveryInfo & { readonly error: unknown; readonly retryInMs: number | null },
+  ) => void;
+  /** Every attempt failed: the message is dead for this consumer. */
+  readonly onDead?: (letter: DeadLetter) => Promise<void>;
+};
+
+export type RetryPolicy = {
+  readonly maxAttempts: number;
+  /** First retry waits this long; each later one twice as long, with jitter. */
+  readonly retryBaseMs: number;
+};
+
+/**
+ * Topic-based work distribution. `publish` only enqueues (callers never wait
+ * for handlers); each message reaches every consumer of its topic, each
+ * consumer handles it once when it succeeds, and failures are retried with
+ * backoff, then recorded as dead letters.
+ */
+export interface EventBus {
+  publish<TTopic extends Topic>(
+    topic: TTopic,
+    data: TopicPayload<TTopic>,
+    meta: { readonly traceId: string },
+  ): Promise<void>;
+  consume<TTopic extends Topic>(
+    consumer: string,
+    topic: TTopic,
+    handler: ConsumerHandler<TTopic>,
+    hooks?: ConsumerHooks,
+  ): void;
+  deadLetters(): Promise<DeadLetter[]>;
+  /** Resolves when nothing is queued or running. */
+  onIdle(): Promise<void>;
+  /** Stops taking work and waits for running handlers (up to `timeoutMs`). */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/** Exponential backoff with full jitter: the wait before attempt `attempt + 1`. */
+export function retryDelayMs(policy: RetryPolicy, attempt: number): number {
+  const ceiling = policy.retryBaseMs * 2 ** (attempt - 1);
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+}

@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto';
+
+import { EventEmitter } from 'eventemitter3';
+
+import { createDeferred, type Deferred } from '../../shared/deferred.js';
+import {
+  retryDelayMs,
+  type ConsumerHandler,
+  type ConsumerHooks,
+  type DeadLetter,
+  type EventBus,
+  type RetryPolicy,
+} from './event-bus.js';
+import { parsePayload, type BusMessage, type Topic, type TopicPayload } from './topics.js';
+
+/** Dead letters kept; the oldest are dropped beyond it. */
+const MAX_DEAD_LETTERS = 1000;
+
+type Delivery = (message: BusMessage) => void;
+
+/** The embedded bus: eventemitter3 fan-out, retries on timers, dead letters in memory. */
+export class MemoryEventBus implements EventBus {
+  readonly #emitter = new EventEmitter<Record<Topic, [BusMessage]>>();
+  readonly #policy: RetryPolicy;
+  readonly #dead: DeadLetter[] = [];
+  /** Pending retry waits: close() ends them at once. */
+  readonly #waits = new Map<NodeJS.Timeout, () => void>();
+  #pending = 0;
+  #idle: Deferred<void> | undefined;
+  #closed = false;
+
+  constructor(policy: RetryPolicy) {
+    this.#policy = policy;
+  }
+
+  async publish<TTopic extends Topic>(
+    topic: TTopic,
+    data: TopicPayload<TTopic>,
+    meta: { readonly traceId: string },
+  ): Promise<void> {
+    if (this.#closed) throw new Error('event bus is closed');
+    const message: BusMessage = {
+      id: randomUUID(),
+      topic,
+      traceId: meta.traceId,
+      data: parsePayload(topic, data),
+      publishedAt: new Date().toISOString(),
+    };
+    this.#emitter.emit(topic, message);
+  }
+
+  consume<TTopic extends Topic>(
+    consumer: string,
+    topic: TTopic,
+    handler: ConsumerHandler<TTopic>,
+    hooks: ConsumerHooks = {},
+  ): void {
+    const deliver: Delivery = (message) => {
+      this.#track(this.#run(consumer, message as BusMessage<TTopic>, handler, hooks));
+    };
+    this.#emitter.on(topic, deliver);
+  }
+
+  async deadLetters(): Promise<DeadLetter[]> {
+    return [...this.#dead];
+  }
+
+  onIdle(): Promise<void> {
+    if (this.#pending === 0) return Promise.resolve();
+    this.#idle ??= createDeferred<void>();
+    return this.#idle.promise;
+  }
+
+  async close(timeoutMs = 10_000): Promise<void> {
+    this.#closed = true;
+    this.#emitter.removeAllListeners();
+    for (const [timer, resolve] of this.#waits) {
+      clearTimeout(timer);
+      resolve();
+    }
+    this.#waits.clear();
+    let timeout: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.onIdle(),
+      new Promise<void>((resolve) => {
+        timeout = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timeout);
+  }
+
+  async #run<TTopic extends Topic>(
+    consumer: string,
+    message: BusMessage<TTopic>,
+    handler: ConsumerHandler<TTopic>,
+    hooks: ConsumerHooks,
+  ): Promise<void> {
+    const { maxAttempts } = this.#policy;
+    // Handlers run after publish() returns: the publisher never waits for them.
+    await Promise.resolve();
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await handler(message, { attempt, maxAttempts });
+        return;
+      } catch (error) {
+        const retryInMs = attempt < maxAttempts && !this.#closed ? retryDelayMs(this.#policy, attempt) : null;
+        hooks.onAttemptFailed?.(message, { attempt, maxAttempts, error, retryInMs });
+        if (retryInMs === null) {
+          const letter: DeadLetter = {
+            consumer,
+            message,
+            attempts: attempt,
+            error: error instanceof Error ? error.message : String(error),
+            diedAt: new Date().toISOString(),
+          };
+          this.#dead.push(letter);
+          if (this.#dead.length > MAX_DEAD_LETTERS) this.#dead.shift();
+          await hooks.onDead?.(letter);
+          return;
+        }
+        await this.#wait(retryInMs);
+        if (this.#closed) return;
+      }
+    }
+  }
+
+  #wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waits.delete(timer);
+        resolve();
+      }, ms);
+      this.#waits.set(timer, resolve);
+    });
+  }
+
+  #track(run: Promise<void>): void {
+    this.#pending += 1;
+    void run.finally(() => {
+      this.#pending -= 1;
+      if (this.#pending === 0 && this.#idle) {
+        this.#idle.resolve();
+        this.#idle = undefined;
+      }
+    });
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Builds the service's backends (store, stream storage, bus) and the engine
+ * on top of them, without any transport. In-process callers and the HTTP/WS
+ * app share it.
+ */
+import { randomBytes } from 'node:crypto';
+
+import { OpenAIProfileGenerator } from './ai/openai-profile.js';
+import { MemoryEventBus } from './bus/memory-event-bus.js';
+import type { Config } from './config.js';
+import type { Services } from './context.js';
+import type { Logger } from './log.js';
+import { StreamTokens } from './security/stream-tokens.js';
+import { MemoryStreamStorage } from './streams/memory-stream-storage.js';
+import { createStreams } from './streams/registry.js';
+import { MemoryPetStore } from './store/memory-pet-store.js';
+import { MemoryWorkflowStore } from './store/memory-workflow-store.js';
+import { startSteps } from './workers/step-runner.js';
+import { steps as allSteps } from './workers/steps/index.js';
+import type { Step } from './workers/define-step.js';
+import { Workflows } from './workers/workflows.js';
+
+/** Events a subscriber may fall behind by before it is cut off (it can resume). */
+export const SUBSCRIBER_BUFFER_LIMIT = 10_000;
+
+export type ServiceOverrides = {
+  /** Replaces the declared steps (tests add failing ones). */
+  readonly steps?: readonly Step[];
+};
+
+export type RunningServices = Services & {
+  /** Stops the steps, waits for running work (bounded) and releases backends. */
+  readonly close: () => Promise<void>;
+};
+
+export function createServices(config: Config, log: Logger, overrides: ServiceOverrides = {}): RunningServices {
+  const steps = overrides.steps ?? allSteps;
+  const storage = new MemoryStreamStorage({
+    historyLimit: config.streams.historyLimit,
+    retentionMs: config.streams.retentionMs,
+  });
+  const pets = new MemoryPetStore();
+  const workflowStore = new MemoryWorkflowStore(config.streams.retentionMs);
+  const bus = new MemoryEventBus({
+    maxAttempts: config.steps.maxAttempts,
+    retryBaseMs: config.steps.retryBaseMs,
+  });
+
+  const streams = createStreams(storage, { subscriberBufferLimit: SUBSCRIBER_BUFFER_LIMIT });
+  const workflows = new Workflows({ store: workflowStore, streams, steps, log });
+  const profiles = config.openai.apiKey
+    ? new OpenAIProfileGenerator({ ...config.openai, apiKey: config.openai.apiKey })
+    : null;
+  const tokens = new StreamTokens({
+    secret: tokenSecret(config, log),
+    previousSecrets: config.streams.previousTokenSecrets,
+    ttlSeconds: config.streams.tokenTtlSeconds,
+  });
+  const services: Services = { log, bus, streams, workflows, tokens, pets, profiles, config };
+  const runner = startSteps({
+    bus,
+    steps,
+    streams,
+    workflows,
+    services: { pets, profiles, config },
+    log,
+    timeoutMs: config.steps.timeoutMs,
+  });
+
+  return {
+    ...services,
+    close: async () => {
+      runner.stop();
+      await bus.close(config.limits.shutdownTimeoutMs);
+      await Promise.all([storage.close(), pets.close(), workflowStore.close()]);
+    },
+  };
+}
+
+function tokenSecret(config: Config, log: Logger): string {
+  if (config.streams.tokenSecret) return config.streams.tokenSecret;
+  log.warn(
+    'STREAM_TOKEN_SECRET is not set: using a random secret for this process; stream tokens will not survive a restart',
+  );
+  return randomBytes(32).toString('base64url');
+}

@@ -1,0 +1,156 @@
+import type { z } from 'zod';
+
+import { compareEventIds, type StreamEvent } from '../../shared/stream-event.js';
+import type { StreamStorage } from './stream-storage.js';
+import { SubscriptionQueue } from './subscription-queue.js';
+
+/** A stream's name and the zod schema of its items' data. */
+export type StreamDefinition<TName extends string = string, TSchema extends z.ZodType = z.ZodType> = {
+  readonly name: TName;
+  readonly schema: TSchema;
+};
+
+export function defineStream<const TName extends string, TSchema extends z.ZodType>(
+  definition: StreamDefinition<TName, TSchema>,
+): StreamDefinition<TName, TSchema> {
+  return definition;
+}
+
+export type SubscribeOptions = {
+  /** Resume after this event id; from the start when null or absent. */
+  readonly after?: string | null | undefined;
+  readonly signal?: AbortSignal | undefined;
+};
+
+export type StreamOptions = {
+  /** Live events a subscriber may fall behind by before it is cut off. */
+  readonly subscriberBufferLimit: number;
+  /** Gives each write its idempotency key (steps set it; see StreamStorage.append). */
+  readonly writeKey?: () => string;
+};
+
+/**
+ * One defined stream over a storage: validated writes, current values and
+ * ordered group subscriptions with history replay and resume.
+ */
+export class Stream<TData> {
+  readonly name: string;
+  readonly #schema: z.ZodType<TData>;
+  readonly #storage: StreamStorage;
+  readonly #options: StreamOptions;
+
+  constructor(
+    definition: StreamDefinition<string, z.ZodType<TData>>,
+    storage: StreamStorage,
+    options: StreamOptions,
+  ) {
+    this.name = definition.name;
+    this.#schema = definition.schema;
+    this.#storage = storage;
+    this.#options = options;
+  }
+
+  /** The same stream whose writes carry idempotency keys from `writeKey`. */
+  withWriteKeys(writeKey: () => string): Stream<TData> {
+    return new Stream({ name: this.name, schema: this.#schema }, this.#storage, {
+      ...this.#options,
+      writeKey,
+    });
+  }
+
+  /** Validates, stores as the item's current value, appends and publishes one event. */
+  async set(groupId: string, itemId: string, data: TData): Promise<StreamEvent<TData>> {
+    const parsed = this.#schema.parse(data);
+    const event = await this.#storage.append({
+      stream: this.name,
+      groupId,
+      itemId,
+      kind: 'set',
+      data: parsed,
+      idempotencyKey: this.#options.writeKey?.(),
+    });
+    return event as StreamEvent<TData>;
+  }
+
+  async delete(groupId: string, itemId: string): Promise<StreamEvent<TData>> {
+    const event = await this.#storage.append({
+      stream: this.name,
+      groupId,
+      itemId,
+      kind: 'delete',
+      data: null,
+      idempotencyKey: this.#options.writeKey?.(),
+    });
+    return event as StreamEvent<TData>;
+  }
+
+  /** Writes the group's last event: subscriptions end after it. */
+  async finish(groupId: string, data: TData): Promise<StreamEvent<TData>> {
+    const parsed = this.#schema.parse(data);
+    const event = await this.#storage.append({
+      stream: this.name,
+      groupId,
+      itemId: 'workflow',
+      kind: 'finished',
+      data: parsed,
+      // A group finishes once, whoever calls it.
+      idempotencyKey: 'finished',
+    });
+    return event as StreamEvent<TData>;
+  }
+
+  async get(groupId: string, itemId: string): Promise<StreamEvent<TData> | null> {
+    return (await this.#storage.getItem(this.name, groupId, itemId)) as StreamEvent<TData> | null;
+  }
+
+  async getGroup(groupId: string): Promise<StreamEvent<TData>[]> {
+    return (await this.#storage.getGroup(this.name, groupId)) as StreamEvent<TData>[];
+  }
+
+  /**
+   * Every event of the group after `after`, in order, each once: history
+   * first, then live events, ending after the `finished` event.
+   */
+  async *subscribe(groupId: string, options: SubscribeOptions = {}): AsyncGenerator<StreamEvent<TData>> {
+    const after = options.after ?? null;
+    const live = new SubscriptionQueue<StreamEvent<TData>>(
+      this.#options.subscriberBufferLimit,
+      options.signal,
+    );
+    // Listen before reading history: an event written during the read is
+    // then in the live queue, and the id check below drops any overlap.
+    const unlisten = this.#storage.listen(this.name, groupId, (event) =>
+      live.push(event as StreamEvent<TData>),
+    );
+    try {
+      const history = await this.#storage.readAfter(this.name, groupId, after);
+      let last = after;
+      if (history.reset) {
+        yield {
+          eventId: after ?? '0',
+          stream: this.name,
+          groupId,
+          itemId: 'history',
+          kind: 'reset',
+          data: null,
+          time: new Date().toISOString(),
+        };
+      }
+      for (const stored of history.events) {
+        const event = stored as StreamEvent<TData>;
+        yield event;
+        last = event.eventId;
+        if (event.kind === 'finished') return;
+      }
+      for await (const event of live) {
+        if (last !== null && compareEventIds(event.eventId, last) <= 0) continue;
+        yield event;
+        last = event.eventId;
+        if (event.kind === 'finished') return;
+      }
+    } finally {
+      unlisten();
+      live.end();
+    }
+  }
+}

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+
+import type { StreamEvent } from './stream-event.js';
+
+/** The workflow steps that report progress into the `petCreation` stream. */
+export const PetCreationStageSchema = z.enum([
+  'created',
+  'feeding',
+  'enrichment',
+  'finished',
+]);
+export type PetCreationStage = z.infer<typeof PetCreationStageSchema>;
+
+/** Data of one `petCreation` stream item. */
+export const PetCreationDataSchema = z.object({
+  message: z.string().min(1).max(4000),
+  /** Which step wrote it. */
+  stage: PetCreationStageSchema.optional(),
+  /** Progress of that step, 0-100. */
+  progress: z.number().min(0).max(100).optional(),
+  /** For `progress_bio` while the model streams: the bio written so far. */
+  partial: z.string().max(4000).optional(),
+  /** Set on events that report a failure. */
+  error: z.boolean().optional(),
+});
+export type PetCreationData = z.infer<typeof PetCreationDataSchema>;
+export type PetCreationEvent = StreamEvent<PetCreationData>;
+
+/** Item ids of the `petCreation` stream. */
+export const PetCreationItem = {
+  message: 'message',
+  enrichmentStarted: 'enrichment_started',
+  progress: (field: string) => `progress_${field}`,
+  completed: 'completed',
+  finished: 'workflow',
+  stepFailed: (step: string) => `failed_${step}`,
+} as const;

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+
+/**
+ * What happened to an item of a stream group:
+ * - `set`: the item has a new current value (`data`);
+ * - `delete`: the item was removed (`data` is null);
+ * - `finished`: the group's workflow is finished; no event follows it;
+ * - `reset`: the history a resuming subscriber asked for is gone (trimmed or
+ *   expired); the events that follow are all that is still kept.
+ */
+export const StreamEventKindSchema = z.enum(['set', 'delete', 'finished', 'reset']);
+export type StreamEventKind = z.infer<typeof StreamEventKindSchema>;
+
+/** The envelope of every event of every stream, as stored and as delivered. */
+export type StreamEvent<TData> = {
+  /** Ordered within the group; pass it back as `lastEventId` to resume. */
+  readonly eventId: string;
+  readonly stream: string;
+  readonly groupId: string;
+  readonly itemId: string;
+  readonly kind: StreamEventKind;
+  readonly data: TData | null;
+  /** ISO-8601 time of the write. */
+  readonly time: string;
+};
+
+export const streamEventSchema = <TData extends z.ZodType>(data: TData) =>
+  z.object({
+    eventId: z.string(),
+    stream: z.string(),
+    groupId: z.string(),
+    itemId: z.string(),
+    kind: StreamEventKindSchema,
+    data: data.nullable(),
+    time: z.string(),
+  });
+
+/** Event ids are `<major>` or `<major>-<minor>` (Redis Streams ids), compared numerically. */
+export const EventIdSchema = z
+  .string()
+  .regex(/^\d{1,20}(-\d{1,20})?$/, 'must be an event id such as "12" or "1700000000000-0"');
+
+export function compareEventIds(a: string, b: string): number {
+  const [aMajor = '0', aMinor = '0'] = a.split('-');
+  const [bMajor = '0', bMinor = '0'] = b.split('-');
+  const major = BigInt(aMajor) - BigInt(bMajor);
+  if (major !== 0n) return major < 0n ? -1 : 1;
+  const minor = BigInt(aMinor) - BigInt(bMinor);
+  return minor === 0n ? 0 : minor < 0n ? -1 : 1;
+}

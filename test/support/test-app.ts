@@ -1,0 +1,49 @@
+import WebSocket from 'ws';
+
+import { createPetClient, type PetClient } from '../../client/create-client.js';
+import { createApp, type App } from '../../server/app.js';
+import type { ServiceOverrides } from '../../server/services.js';
+import { captureLogger, testConfig, type LogLine } from './test-config.js';
+
+export type TestApp = AsyncDisposable & {
+  readonly app: App;
+  readonly client: PetClient;
+  readonly url: string;
+  readonly wsUrl: string;
+  readonly logs: LogLine[];
+  /** Another client of the same server. */
+  readonly newClient: () => PetClient;
+};
+
+/** The `ws` class as the client's WebSocket option (Node 20 has no global one). */
+export const NodeWebSocket = WebSocket as unknown as typeof globalThis.WebSocket;
+
+/** A real server on an ephemeral loopback port, with a real client; closed on dispose. */
+export async function startTestApp(
+  options: { readonly env?: Record<string, string> } & ServiceOverrides = {},
+): Promise<TestApp> {
+  const { log, lines } = captureLogger();
+  const app = createApp(testConfig(options.env), log, options);
+  const { port } = await app.listen();
+  const url = `http://127.0.0.1:${port}`;
+  const clients: PetClient[] = [];
+  const newClient = () => {
+    // Fast reconnects keep tests quick; the default backs off up to 10 s.
+    const client = createPetClient({ url, WebSocket: NodeWebSocket, retryDelayMs: () => 10 });
+    clients.push(client);
+    return client;
+  };
+  const client = newClient();
+  return {
+    app,
+    client,
+    url,
+    wsUrl: `ws://127.0.0.1:${port}/trpc`,
+    logs: lines,
+    newClient,
+    async [Symbol.asyncDispose]() {
+      for (const c of clients) c.close();
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,27 @@
+import { loadConfig, type Config } from '../../server/config.js';
+import { createLogger, type Logger } from '../../server/log.js';
+
+/** Configuration for tests: zero delays, port 0, fixed token secret, no model. */
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    FEEDING_CHECK_DELAY_MS: '0',
+    STEP_RETRY_BASE_MS: '0',
+    STREAM_TOKEN_SECRET: 'test-secret-that-is-at-least-32-characters-long',
+    SHUTDOWN_TIMEOUT_MS: '2000',
+    ...env,
+  });
+}
+
+export type LogLine = { readonly msg: string; readonly level: number; readonly traceId?: string; readonly step?: string } & Record<string, unknown>;
+
+/** A logger whose lines are kept, parsed, for assertions. */
+export function captureLogger(): { readonly log: Logger; readonly lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const log = createLogger({
+    level: 'debug',
+    destination: { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) },
+  });
+  return { log, lines };
+}
