@@ -11,6 +11,8 @@ import { createContextFactory } from './context.js';
 import type { Logger } from './log.js';
 import { appRouter } from './router/app-router.js';
 import { createServices, type RunningServices, type ServiceOverrides } from './services.js';
+import { healthRoutes } from './transport/health-routes.js';
+import type { HttpRoute } from './transport/http-routes.js';
 import { createHttpServer } from './transport/http-server.js';
 import { attachWsServer } from './transport/ws-server.js';
 
@@ -28,10 +30,12 @@ export type App = {
 export function createApp(config: Config, log: Logger, overrides: ServiceOverrides = {}): App {
   const services = createServices(config, log, overrides);
   const createContext = createContextFactory(services);
+  const routes: HttpRoute[] = [...healthRoutes()];
   const server = createHttpServer({
     router: appRouter,
     createContext,
     maxBodyBytes: config.limits.httpMaxBodyBytes,
+    routes,
   });
   const ws = attachWsServer(server, {
     router: appRouter,

@@ -6,15 +6,12 @@
 import { randomBytes } from 'node:crypto';
 
 import { OpenAIProfileGenerator } from './ai/openai-profile.js';
-import { MemoryEventBus } from './bus/memory-event-bus.js';
+import { createBackends, type Backends } from './backends.js';
 import type { Config } from './config.js';
 import type { Services } from './context.js';
 import type { Logger } from './log.js';
 import { StreamTokens } from './security/stream-tokens.js';
-import { MemoryStreamStorage } from './streams/memory-stream-storage.js';
 import { createStreams } from './streams/registry.js';
-import { MemoryPetStore } from './store/memory-pet-store.js';
-import { MemoryWorkflowStore } from './store/memory-workflow-store.js';
 import { startSteps } from './workers/step-runner.js';
 import { steps as allSteps } from './workers/steps/index.js';
 import type { Step } from './workers/define-step.js';
@@ -29,24 +26,17 @@ export type ServiceOverrides = {
 };
 
 export type RunningServices = Services & {
+  readonly backends: Backends;
   /** Stops the steps, waits for running work (bounded) and releases backends. */
   readonly close: () => Promise<void>;
 };
 
 export function createServices(config: Config, log: Logger, overrides: ServiceOverrides = {}): RunningServices {
   const steps = overrides.steps ?? allSteps;
-  const storage = new MemoryStreamStorage({
-    historyLimit: config.streams.historyLimit,
-    retentionMs: config.streams.retentionMs,
-  });
-  const pets = new MemoryPetStore();
-  const workflowStore = new MemoryWorkflowStore(config.streams.retentionMs);
-  const bus = new MemoryEventBus({
-    maxAttempts: config.steps.maxAttempts,
-    retryBaseMs: config.steps.retryBaseMs,
-  });
+  const backends = createBackends(config, log);
+  const { pets, workflowStore, bus } = backends;
 
-  const streams = createStreams(storage, { subscriberBufferLimit: SUBSCRIBER_BUFFER_LIMIT });
+  const streams = createStreams(backends.streamStorage, { subscriberBufferLimit: SUBSCRIBER_BUFFER_LIMIT });
   const workflows = new Workflows({ store: workflowStore, streams, steps, log });
   const profiles = config.openai.apiKey
     ? new OpenAIProfileGenerator({ ...config.openai, apiKey: config.openai.apiKey })
@@ -69,10 +59,11 @@ export function createServices(config: Config, log: Logger, overrides: ServiceOv
 
   return {
     ...services,
+    backends,
     close: async () => {
       runner.stop();
       await bus.close(config.limits.shutdownTimeoutMs);
-      await Promise.all([storage.close(), pets.close(), workflowStore.close()]);
+      await backends.close();
     },
   };
 }

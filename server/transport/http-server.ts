@@ -4,17 +4,20 @@ import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 
 import type { Context } from '../context.js';
 import type { AppRouter } from '../router/app-router.js';
+import { matchRoute, sendError, type HttpRoute } from './http-routes.js';
 
 export type HttpServerOptions = {
   readonly router: AppRouter;
   readonly createContext: () => Context;
   /** Largest accepted request body in bytes. */
   readonly maxBodyBytes: number;
+  /** Plain routes beside tRPC. */
+  readonly routes: readonly HttpRoute[];
 };
 
 export const TRPC_PATH = '/trpc';
 
-/** One HTTP server: tRPC (queries, mutations, SSE subscriptions) under /trpc, plus health. */
+/** One HTTP server: tRPC (queries, mutations, SSE subscriptions) under /trpc, plus plain routes. */
 export function createHttpServer(options: HttpServerOptions): http.Server {
   const trpc = createHTTPHandler({
     router: options.router,
@@ -23,24 +26,23 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
     maxBodySize: options.maxBodyBytes,
   });
   return http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (path.startsWith(`${TRPC_PATH}/`)) {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname.startsWith(`${TRPC_PATH}/`)) {
       trpc(req, res);
       return;
     }
-    if (path === '/healthz' && req.method === 'GET') {
-      sendJson(res, 200, { status: 'ok' });
+    const match = matchRoute(options.routes, req.method ?? 'GET', url.pathname);
+    if (match === null) {
+      sendError(res, 404, 'NOT_FOUND', `No route for ${req.method} ${url.pathname}`);
       return;
     }
-    sendJson(res, 404, { error: { code: 'NOT_FOUND', message: `No route for ${req.method} ${path}` } });
+    if (match === 'methodMismatch') {
+      sendError(res, 405, 'METHOD_NOT_SUPPORTED', `${req.method} is not allowed on ${url.pathname}`);
+      return;
+    }
+    Promise.resolve(match.route.handle(req, res, match.params, url)).catch(() => {
+      if (!res.headersSent) sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
+      else res.destroy();
+    });
   });
-}
-
-export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
-  const payload = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(payload),
-  });
-  res.end(payload);
 }
