@@ -1,0 +1,154 @@
+import { describe, expect, test } from 'vitest';
+import { z } from 'zod';
+
+import { Stream, defineStream } from '../../server/streams/define-stream.js';
+import { MemoryStreamStorage } from '../../server/streams/memory-stream-storage.js';
+import type { HistoryRead } from '../../server/streams/stream-storage.js';
+import type { StreamEvent } from '../../shared/stream-event.js';
+import { collect } from '../support/async.js';
+
+const definition = defineStream({ name: 'progress', schema: z.object({ message: z.string() }) });
+type Data = z.infer<typeof definition.schema>;
+
+function setup(options: { historyLimit?: number } = {}) {
+  const storage = new MemoryStreamStorage({ historyLimit: options.historyLimit ?? 100, retentionMs: 60_000 });
+  const stream = new Stream(definition, storage, { subscriberBufferLimit: 100 });
+  return { storage, stream };
+}
+
+const messages = (events: readonly StreamEvent<Data>[]) => events.map((e) => e.data?.message ?? `<${e.kind}>`);
+
+describe('defineStream', () => {
+  test('set returns the stored record; get and getGroup return current values', async () => {
+    const { stream } = setup();
+    const record = await stream.set('g1', 'a', { message: 'one' });
+    expect(record).toMatchObject({ eventId: '1', groupId: 'g1', itemId: 'a', kind: 'set', data: { message: 'one' } });
+    expect(Date.parse(record.time)).not.toBeNaN();
+    await stream.set('g1', 'b', { message: 'two' });
+    await stream.set('g1', 'a', { message: 'three' });
+    expect((await stream.get('g1', 'a'))?.data).toEqual({ message: 'three' });
+    expect((await stream.getGroup('g1')).map((e) => e.data?.message)).toEqual(['three', 'two']);
+    expect(await stream.get('g2', 'a')).toBeNull();
+  });
+
+  test('delete removes the item and is an event subscribers see', async () => {
+    const { stream } = setup();
+    await stream.set('g', 'a', { message: 'one' });
+    const deleted = await stream.delete('g', 'a');
+    expect(deleted).toMatchObject({ kind: 'delete', itemId: 'a', data: null, eventId: '2' });
+    expect(await stream.get('g', 'a')).toBeNull();
+    await stream.finish('g', { message: 'done' });
+    expect(messages(await collect(stream.subscribe('g')))).toEqual(['one', '<delete>', 'done']);
+  });
+
+  test('data that does not match the schema is rejected and nothing is stored', async () => {
+    const { stream } = setup();
+    // @ts-expect-error wrong data on purpose
+    await expect(stream.set('g', 'a', { text: 'nope' })).rejects.toThrow(z.ZodError);
+    expect(await stream.getGroup('g')).toEqual([]);
+  });
+
+  test('a late subscriber gets the history, then live events, and ends after finish', async () => {
+    const { stream } = setup();
+    await stream.set('g', 'a', { message: 'one' });
+    await stream.set('g', 'a', { message: 'two' });
+    const subscription = stream.subscribe('g');
+    const first = await subscription.next();
+    expect(first.value?.data).toEqual({ message: 'one' });
+    await stream.set('g', 'b', { message: 'three' });
+    await stream.finish('g', { message: 'finished' });
+    await stream.set('g', 'b', { message: 'after the end' });
+    const rest: StreamEvent<Data>[] = [];
+    for await (const event of subscription) rest.push(event);
+    expect(messages(rest)).toEqual(['two', 'three', 'finished']);
+  });
+
+  test.each([
+    ['0', ['one', 'two', 'three', 'four', 'done']],
+    ['1', ['two', 'three', 'four', 'done']],
+    ['3', ['four', 'done']],
+    ['4', ['done']],
+    ['5', []],
+  ])('resume after event %s gets exactly what came after', async (after, expected) => {
+    const { stream } = setup();
+    for (const message of ['one', 'two', 'three', 'four']) await stream.set('g', 'a', { message });
+    await stream.finish('g', { message: 'done' });
+    // After the finished event (5) nothing follows, so that subscription would wait; bound it.
+    const controller = new AbortController();
+    const events = stream.subscribe('g', { after, signal: controller.signal });
+    if (expected.length === 0) controller.abort();
+    expect(messages(await collect(events))).toEqual(expected);
+  });
+
+  test('events written while history is being read are delivered once, in order', async () => {
+    const storage = new MemoryStreamStorage({ historyLimit: 100, retentionMs: 60_000 });
+    const stream = new Stream(definition, storage, { subscriberBufferLimit: 100 });
+    await stream.set('g', 'a', { message: 'one' });
+    await stream.set('g', 'a', { message: 'two' });
+    // Writes land between listen() and the end of readAfter(): some before the
+    // read takes its snapshot, some after, the race the engine must close.
+    const readAfter = storage.readAfter.bind(storage);
+    storage.readAfter = async (name, groupId, after): Promise<HistoryRead> => {
+      await stream.set('g', 'a', { message: 'three' });
+      const history = await readAfter(name, groupId, after);
+      await stream.set('g', 'a', { message: 'four' });
+      await stream.finish('g', { message: 'done' });
+      return history;
+    };
+    const events = await collect(stream.subscribe('g'));
+    expect(messages(events)).toEqual(['one', 'two', 'three', 'four', 'done']);
+    expect(events.map((e) => e.eventId)).toEqual(['1', '2', '3', '4', '5']);
+  });
+
+  test('a resume from trimmed history gets an explicit reset, then what is kept', async () => {
+    const { stream } = setup({ historyLimit: 2 });
+    for (const message of ['one', 'two', 'three', 'four']) await stream.set('g', 'a', { message });
+    await stream.finish('g', { message: 'done' });
+    const events = await collect(stream.subscribe('g', { after: '1' }));
+    expect(events.map((e) => e.kind)).toEqual(['reset', 'set', 'finished']);
+    expect(messages(events.slice(1))).toEqual(['four', 'done']);
+    // A resume inside what is kept needs no reset.
+    expect((await collect(stream.subscribe('g', { after: '4' }))).map((e) => e.kind)).toEqual(['finished']);
+  });
+
+  test('idempotent writes: the same key stores once and returns the first record', async () => {
+    const { stream } = setup();
+    let n = 0;
+    const keyed = stream.withWriteKeys(() => `step:${(n += 1)}`);
+    const first = await keyed.set('g', 'a', { message: 'one' });
+    n = 0; // a retry starts counting again
+    const again = await keyed.set('g', 'a', { message: 'one' });
+    expect(again).toEqual(first);
+    await stream.finish('g', { message: 'done' });
+    expect(messages(await collect(stream.subscribe('g')))).toEqual(['one', 'done']);
+  });
+
+  test('finish is written once however often it is called', async () => {
+    const { stream } = setup();
+    const a = await stream.finish('g', { message: 'done' });
+    const b = await stream.finish('g', { message: 'done again' });
+    expect(b).toEqual(a);
+  });
+
+  test('a subscriber that falls too far behind fails instead of buffering without bound', async () => {
+    const storage = new MemoryStreamStorage({ historyLimit: 1000, retentionMs: 60_000 });
+    const stream = new Stream(definition, storage, { subscriberBufferLimit: 3 });
+    const subscription = stream.subscribe('g');
+    const pending = subscription.next();
+    await stream.set('g', 'a', { message: 'first' });
+    expect((await pending).value?.data).toEqual({ message: 'first' });
+    for (let i = 0; i < 5; i += 1) await stream.set('g', 'a', { message: `burst ${i}` });
+    await expect(collect(subscription)).rejects.toThrow('subscriber fell more than 3 events behind');
+    expect(storage.listenerCount()).toBe(0);
+  });
+
+  test('an aborted subscription ends and unregisters its listener', async () => {
+    const { stream, storage } = setup();
+    const controller = new AbortController();
+    const done = collect(stream.subscribe('g', { signal: controller.signal }));
+    await stream.set('g', 'a', { message: 'one' });
+    controller.abort();
+    expect(messages(await done)).toEqual(['one']);
+    expect(storage.listenerCount()).toBe(0);
+  });
+});
