@@ -25,6 +25,7 @@ export type Backends = {
   readonly close: () => Promise<void>;
 };
 
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- the Redis backends log connection trouble
 export function createBackends(config: Config, _log: Logger): Backends {
   return createMemoryBackends(config);
 }

@@ -35,5 +35,7 @@ export class MemoryPetStore implements PetStore {
     return [...this.#pets.values()].reverse().slice(0, limit).map((pet) => structuredClone(pet));
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.#pets.clear();
+  }
 }

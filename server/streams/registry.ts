@@ -34,12 +34,12 @@ export function withWriteKeys(streams: Streams, prefix: string, signal?: AbortSi
 }
 
 function mapStreams<TIn>(
-  source: { readonly [K in StreamName]: TIn },
+  source: Readonly<Record<StreamName, TIn>>,
   make: (value: TIn) => Stream<unknown>,
 ): Streams {
   // Each entry is made from the entry of the same name, so its data type is
   // that stream's schema type: the cast only restates what the keys say.
   return Object.fromEntries(
-    Object.entries(source).map(([name, value]) => [name, make(value as TIn)]),
+    Object.entries(source).map(([name, value]) => [name, make(value)]),
   ) as unknown as Streams;
 }

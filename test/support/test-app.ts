@@ -42,7 +42,7 @@ export async function startTestApp(
     logs: lines,
     newClient,
     async [Symbol.asyncDispose]() {
-      for (const c of clients) c.close();
+      await Promise.all(clients.map((c) => c.close()));
       await app.close();
     },
   };
