@@ -1,64 +1,139 @@
 /**
- * The typed client: WebSocket for subscriptions, batched HTTP for the rest,
- * superjson on both. It imports the router's type only, and nothing
- * Node-specific, so it runs in browsers too.
+ * The typed client: subscriptions over WebSocket or SSE (tRPC's HTTP
+ * subscription link), batched HTTP for the rest, superjson on both. It
+ * imports the router's type only, and nothing Node-specific: the WebSocket
+ * and EventSource classes are options, so it runs in browsers and in Node.
  */
 import {
   createTRPCClient,
   createWSClient,
   httpBatchLink,
+  httpSubscriptionLink,
   splitLink,
   wsLink,
+  type TRPCLink,
 } from '@trpc/client';
 
 import type { AppRouter } from '../server/router/app-router.js';
 import { transformer } from '../shared/transformer.js';
-import { watchPetCreation, type WatchOptions } from './watch-pet-creation.js';
+import { backoffWithJitter } from './backoff.js';
+import { PetCreationWatch, type WatchOptions } from './watch-pet-creation.js';
+
+export const TRANSPORTS = ['ws', 'sse'] as const;
+export type Transport = (typeof TRANSPORTS)[number];
 
 export type PetClientOptions = {
   /** The server's base URL, e.g. `http://127.0.0.1:3000`. */
   readonly url: string;
-  /** The WebSocket class; the global one when absent (pass `ws`'s on Node 20). */
+  /** How subscriptions travel: one WebSocket per client, or one SSE response per subscription. @default 'ws' */
+  readonly transport?: Transport;
+  /** The WebSocket class for `ws`; the global one when absent (pass `ws`'s on Node 20). */
   readonly WebSocket?: typeof globalThis.WebSocket;
-  /** Reconnect delay after the n-th failed attempt. @default exponential backoff with jitter, up to 10 s */
+  /** The EventSource class for `sse`; the global one when absent (pass the `eventsource` package's on Node). */
+  readonly EventSource?: typeof globalThis.EventSource;
+  /** Sent with every call (HTTP header, WebSocket connection params), for servers that set API_KEYS. */
+  readonly apiKey?: string;
+  /** Delay before the n-th reconnect attempt (0-based). @default exponential from 250 ms to 10 s, with jitter */
   readonly retryDelayMs?: (attempt: number) => number;
 };
 
 export type PetClient = ReturnType<typeof createPetClient>;
 
 export function createPetClient(options: PetClientOptions) {
-  const base = options.url.replace(/\/+$/, '');
-  const wsClient = createWSClient({
-    url: `${base.replace(/^http/, 'ws')}/trpc`,
-    WebSocket: options.WebSocket,
-    retryDelayMs: options.retryDelayMs ?? backoffWithJitter,
-  });
+  const { base, transport } = validate(options);
+  const retryDelayMs = options.retryDelayMs ?? backoffWithJitter;
+  const closed = new AbortController();
+
+  const wsClient =
+    transport === 'ws'
+      ? createWSClient({
+          url: `${base.replace(/^http/, 'ws')}/trpc`,
+          WebSocket: options.WebSocket,
+          retryDelayMs,
+          ...(options.apiKey === undefined ? {} : { connectionParams: { apiKey: options.apiKey } }),
+          // The socket opens with the first subscription and closes when none is left.
+          lazy: { enabled: true, closeMs: 1000 },
+        })
+      : null;
+  const subscriptionLink: TRPCLink<AppRouter> = wsClient
+    ? wsLink<AppRouter>({ client: wsClient, transformer })
+    : httpSubscriptionLink<AppRouter, typeof globalThis.EventSource>({
+        url: `${base}/trpc`,
+        transformer,
+        ...(options.EventSource ? { EventSource: options.EventSource } : {}),
+      });
   const trpc = createTRPCClient<AppRouter>({
     links: [
       splitLink({
         condition: (op) => op.type === 'subscription',
-        true: wsLink({ client: wsClient, transformer }),
-        false: httpBatchLink({ url: `${base}/trpc`, transformer }),
+        true: subscriptionLink,
+        false: httpBatchLink({
+          url: `${base}/trpc`,
+          transformer,
+          ...(options.apiKey === undefined ? {} : { headers: { authorization: `Bearer ${options.apiKey}` } }),
+        }),
       }),
     ],
   });
+
   return {
     /** The whole typed tRPC client. */
     trpc,
     pets: trpc.pets,
     petCreation: trpc.petCreation,
-    /** The live events of one workflow, as an async iterable that ends when the workflow finishes. */
+    transport,
+    /**
+     * The live events of one workflow, as an async iterable that reconnects
+     * by itself, resumes without loss or duplicate, and ends after the
+     * workflow's finished event. See `PetCreationWatch`.
+     */
     watchPetCreation: (traceId: string, token: string, watch: WatchOptions = {}) =>
-      watchPetCreation(trpc, traceId, token, watch),
-    /** WebSocket connection state: `connecting`, `pending` (open) or `idle`. */
-    connectionState: wsClient.connectionState,
-    close: () => wsClient.close(),
+      new PetCreationWatch(
+        {
+          subscribe: trpc.petCreation.onUpdate.subscribe,
+          restartOnDrop: transport === 'sse',
+          retryDelayMs,
+          closed: closed.signal,
+        },
+        traceId,
+        token,
+        watch,
+      ),
+    /** Ends every watch and closes the WebSocket, if any. */
+    close: async (): Promise<void> => {
+      closed.abort();
+      await wsClient?.close();
+    },
   };
 }
 
-export function backoffWithJitter(attempt: number): number {
-  const ceiling = Math.min(10_000, 250 * 2 ** attempt);
-  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+function validate(options: PetClientOptions): { readonly base: string; readonly transport: Transport } {
+  let url: URL;
+  try {
+    url = new URL(options.url);
+  } catch {
+    throw new TypeError(`Expected \`url\` to be an http(s) URL, got \`${options.url}\``);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new TypeError(`Expected \`url\` to be an http(s) URL, got \`${options.url}\``);
+  }
+  const transport = options.transport ?? 'ws';
+  if (!TRANSPORTS.includes(transport)) {
+    throw new TypeError(
+      `Expected \`transport\` to be one of ${TRANSPORTS.join(', ')}, got \`${String(transport)}\``,
+    );
+  }
+  if (options.apiKey !== undefined && (typeof options.apiKey !== 'string' || options.apiKey === '')) {
+    throw new TypeError('Expected `apiKey` to be a non-empty string');
+  }
+  if (options.retryDelayMs !== undefined && typeof options.retryDelayMs !== 'function') {
+    throw new TypeError('Expected `retryDelayMs` to be a function of the attempt number');
+  }
+  return { base: options.url.replace(/\/+$/, ''), transport };
 }
 
+export { backoffWithJitter } from './backoff.js';
+export { PetCreationWatch } from './watch-pet-creation.js';
+export type { WatchOptions, WatchState, WatchStateChange } from './watch-pet-creation.js';
+export { WatchError, type WatchErrorCode } from './watch-error.js';
 export type { AppRouter };

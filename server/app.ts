@@ -13,7 +13,10 @@ import { appRouter } from './router/app-router.js';
 import { createServices, type RunningServices, type ServiceOverrides } from './services.js';
 import { healthRoutes } from './transport/health-routes.js';
 import type { HttpRoute } from './transport/http-routes.js';
+import { metricsRoutes } from './transport/metrics-routes.js';
+import { restRoutes } from './transport/rest-routes.js';
 import { createHttpServer } from './transport/http-server.js';
+import { staticRoutes } from './transport/static-routes.js';
 import { attachWsServer } from './transport/ws-server.js';
 
 export type App = {
@@ -30,12 +33,23 @@ export type App = {
 export function createApp(config: Config, log: Logger, overrides: ServiceOverrides = {}): App {
   const services = createServices(config, log, overrides);
   const createContext = createContextFactory(services);
-  const routes: HttpRoute[] = [...healthRoutes()];
+  const routes: HttpRoute[] = [
+    ...healthRoutes({ ready: services.backends.ready }),
+    ...metricsRoutes(services.observability.metrics),
+    ...restRoutes({
+      createContext,
+      maxBodyBytes: config.limits.httpMaxBodyBytes,
+      sseHeartbeatMs: config.limits.sseHeartbeatMs,
+    }),
+    // Last: the workbench page and its assets.
+    ...staticRoutes(),
+  ];
   const server = createHttpServer({
     router: appRouter,
     createContext,
     maxBodyBytes: config.limits.httpMaxBodyBytes,
     routes,
+    log,
   });
   const ws = attachWsServer(server, {
     router: appRouter,
@@ -43,7 +57,15 @@ export function createApp(config: Config, log: Logger, overrides: ServiceOverrid
     maxPayloadBytes: config.limits.wsMaxPayloadBytes,
     maxConnections: config.limits.maxConnections,
     pingMs: config.limits.wsPingMs,
+    maxBufferedBytes: config.limits.wsMaxBufferedBytes,
+    slowConsumerMs: config.limits.wsSlowConsumerMs,
+    maxSubscriptionsPerConnection: config.limits.maxSubscriptionsPerConnection,
+    allowedOrigins: config.security.allowedOrigins,
+    apiKeys: services.apiKeys,
+    log,
   });
+  services.observability.observeHttp(server, routes);
+  services.observability.observeWs(ws.wss);
 
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {

@@ -3,14 +3,20 @@
  * install), Redis when REDIS_URL is set. Callers see only the interfaces.
  */
 import { MemoryEventBus } from './bus/memory-event-bus.js';
+import { RedisEventBus } from './bus/redis-event-bus.js';
 import type { EventBus } from './bus/event-bus.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
+import { RedisConnections } from './redis/connections.js';
+import { RedisKeys } from './redis/keys.js';
 import { MemoryStreamStorage } from './streams/memory-stream-storage.js';
+import { RedisStreamStorage } from './streams/redis-stream-storage.js';
 import type { StreamStorage } from './streams/stream-storage.js';
 import { MemoryPetStore } from './store/memory-pet-store.js';
 import type { PetStore } from './store/pet-store.js';
+import { RedisPetStore } from './store/redis-pet-store.js';
 import { MemoryWorkflowStore } from './store/memory-workflow-store.js';
+import { RedisWorkflowStore } from './store/redis-workflow-store.js';
 import type { WorkflowStore } from './store/workflow-store.js';
 
 export type Backends = {
@@ -25,9 +31,49 @@ export type Backends = {
   readonly close: () => Promise<void>;
 };
 
-// eslint-disable-next-line @typescript-eslint/no-unused-vars -- the Redis backends log connection trouble
-export function createBackends(config: Config, _log: Logger): Backends {
-  return createMemoryBackends(config);
+export function createBackends(config: Config, log: Logger): Backends {
+  return config.redisUrl ? createRedisBackends(config, config.redisUrl, log) : createMemoryBackends(config);
+}
+
+/** Every instance pointed at the same Redis and prefix shares pets, workflows, streams and work. */
+function createRedisBackends(config: Config, url: string, log: Logger): Backends {
+  const redis = new RedisConnections({ url, commandTimeoutMs: config.redis.commandTimeoutMs, log });
+  const keys = new RedisKeys(config.redis.keyPrefix);
+  const streamStorage = new RedisStreamStorage({
+    client: redis.commands,
+    reader: redis.streamReader,
+    keys,
+    historyLimit: config.streams.historyLimit,
+    retentionMs: config.streams.retentionMs,
+    log,
+  });
+  const pets = new RedisPetStore({ client: redis.commands, keys });
+  const workflowStore = new RedisWorkflowStore({
+    client: redis.commands,
+    keys,
+    retentionMs: config.streams.retentionMs,
+  });
+  const bus = new RedisEventBus({
+    client: redis.commands,
+    workerClient: redis.bus,
+    keys,
+    maxAttempts: config.steps.maxAttempts,
+    retryBaseMs: config.steps.retryBaseMs,
+    leaseMs: config.steps.leaseMs,
+    log,
+  });
+  return {
+    kind: 'redis',
+    pets,
+    workflowStore,
+    streamStorage,
+    bus,
+    ready: () => redis.ready(),
+    close: async () => {
+      await Promise.all([streamStorage.close(), pets.close(), workflowStore.close()]);
+      await redis.close();
+    },
+  };
 }
 
 function createMemoryBackends(config: Config): Backends {

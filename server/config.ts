@@ -23,6 +23,8 @@ export const EnvSchema = z.object({
   OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
   OPENAI_TIMEOUT_MS: int(1).default(30_000),
   OPENAI_MAX_RETRIES: int(0, 10).default(2),
+  OPENAI_TOTAL_TIMEOUT_MS: int(1).optional(),
+  OPENAI_RESPONSE_FORMAT: z.enum(['json_schema', 'json_object']).default('json_schema'),
 
   FEEDING_CHECK_DELAY_MS: int(0).default(1000),
 
@@ -31,21 +33,61 @@ export const EnvSchema = z.object({
   STREAM_TOKEN_TTL_SECONDS: int(1).default(86_400),
   STREAM_HISTORY_LIMIT: int(1).default(1000),
   STREAM_RETENTION_MS: int(0).default(3_600_000),
+  TRACE_MAX_TRACES: int(1).default(10_000),
+  TRACE_MAX_ENTRIES: int(10).default(1000),
 
   STEP_MAX_ATTEMPTS: int(1, 100).default(3),
   STEP_RETRY_BASE_MS: int(0).default(200),
   STEP_TIMEOUT_MS: int(1).default(120_000),
+  STEP_LEASE_MS: int(100).default(30_000),
 
   WS_MAX_PAYLOAD_BYTES: int(1024).default(1_048_576),
   HTTP_MAX_BODY_BYTES: int(1024).default(1_048_576),
   MAX_CONNECTIONS: int(1).default(10_000),
   WS_PING_MS: int(0).default(30_000),
+  SSE_HEARTBEAT_MS: int(0).default(15_000),
+  WS_MAX_BUFFERED_BYTES: int(1024).default(1_048_576),
+  WS_SLOW_CONSUMER_MS: int(0).default(2000),
+  MAX_SUBSCRIPTIONS_PER_CONNECTION: int(1).default(100),
+  RATE_LIMIT_CREATE_PER_MINUTE: int(0).default(60),
+  RATE_LIMIT_CREATE_BURST: int(1).default(20),
   SHUTDOWN_TIMEOUT_MS: int(0).default(10_000),
 
+  API_KEYS: list
+    .refine((keys) => keys.every((key) => key.length >= 16), 'each key must be at least 16 characters')
+    .optional(),
+  ALLOWED_ORIGINS: list
+    .refine((origins) => origins.every(isOrigin), 'each entry must be an origin such as https://shelter.example')
+    .optional(),
+
   REDIS_URL: z.url().optional(),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .max(100)
+    .regex(/^[\w:.-]+$/, 'must be letters, digits and `_ : . -` only')
+    .default('petstream:'),
+  REDIS_COMMAND_TIMEOUT_MS: int(50).default(2000),
+}).superRefine((env, ctx) => {
+  // The model's bound must leave the step attempt time to write the fallback profile.
+  if (env.OPENAI_TOTAL_TIMEOUT_MS !== undefined && env.OPENAI_TOTAL_TIMEOUT_MS >= env.STEP_TIMEOUT_MS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['OPENAI_TOTAL_TIMEOUT_MS'],
+      message: `must be below STEP_TIMEOUT_MS (${env.STEP_TIMEOUT_MS})`,
+    });
+  }
 });
 
 export type Env = z.infer<typeof EnvSchema>;
+
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.pathname === '/' && !url.search;
+  } catch {
+    return false;
+  }
+}
 
 export type Config = {
   readonly port: number;
@@ -57,6 +99,9 @@ export type Config = {
     readonly model: string;
     readonly timeoutMs: number;
     readonly maxRetries: number;
+    /** Bound on one whole enrichment call, retries included; below the step timeout. */
+    readonly totalTimeoutMs: number;
+    readonly responseFormat: Env['OPENAI_RESPONSE_FORMAT'];
   };
   readonly feedingCheckDelayMs: number;
   readonly streams: {
@@ -67,19 +112,49 @@ export type Config = {
     readonly historyLimit: number;
     readonly retentionMs: number;
   };
+  readonly traces: {
+    /** Workflow traces kept in memory; the oldest is dropped beyond it. */
+    readonly maxTraces: number;
+    /** Entries kept per trace; the oldest are dropped beyond it. */
+    readonly maxEntries: number;
+  };
   readonly steps: {
     readonly maxAttempts: number;
     readonly retryBaseMs: number;
     readonly timeoutMs: number;
+    /** On Redis: a step attempt whose instance stops renewing its lease this long is retried elsewhere. */
+    readonly leaseMs: number;
   };
   readonly limits: {
     readonly wsMaxPayloadBytes: number;
     readonly httpMaxBodyBytes: number;
     readonly maxConnections: number;
     readonly wsPingMs: number;
+    /** Quiet time after which a plain SSE stream gets a heartbeat comment; 0 disables. */
+    readonly sseHeartbeatMs: number;
+    /** A WebSocket whose unsent output stays above this is a slow consumer. */
+    readonly wsMaxBufferedBytes: number;
+    /** How long a WebSocket may stay above `wsMaxBufferedBytes` before it is closed. */
+    readonly wsSlowConsumerMs: number;
+    readonly maxSubscriptionsPerConnection: number;
+    /** Sustained `pets.create` calls per client per minute; 0 turns the limit off. */
+    readonly createRatePerMinute: number;
+    readonly createRateBurst: number;
     readonly shutdownTimeoutMs: number;
   };
+  readonly security: {
+    /** Empty: no key is required. Otherwise mutations and WebSocket connections need one of them. */
+    readonly apiKeys: readonly string[];
+    /** Empty: any Origin may open a WebSocket. */
+    readonly allowedOrigins: readonly string[];
+  };
   readonly redisUrl: string | undefined;
+  readonly redis: {
+    /** Starts every key this service writes, so several services (or tests) can share one Redis. */
+    readonly keyPrefix: string;
+    /** A Redis command unanswered this long fails, so callers get an error instead of a hang. */
+    readonly commandTimeoutMs: number;
+  };
 };
 
 export class ConfigError extends Error {
@@ -117,6 +192,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       model: e.OPENAI_MODEL,
       timeoutMs: e.OPENAI_TIMEOUT_MS,
       maxRetries: e.OPENAI_MAX_RETRIES,
+      totalTimeoutMs: e.OPENAI_TOTAL_TIMEOUT_MS ?? Math.floor((e.STEP_TIMEOUT_MS * 3) / 4),
+      responseFormat: e.OPENAI_RESPONSE_FORMAT,
     },
     feedingCheckDelayMs: e.FEEDING_CHECK_DELAY_MS,
     streams: {
@@ -126,18 +203,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       historyLimit: e.STREAM_HISTORY_LIMIT,
       retentionMs: e.STREAM_RETENTION_MS,
     },
+    traces: { maxTraces: e.TRACE_MAX_TRACES, maxEntries: e.TRACE_MAX_ENTRIES },
     steps: {
       maxAttempts: e.STEP_MAX_ATTEMPTS,
       retryBaseMs: e.STEP_RETRY_BASE_MS,
       timeoutMs: e.STEP_TIMEOUT_MS,
+      leaseMs: e.STEP_LEASE_MS,
     },
     limits: {
       wsMaxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
       httpMaxBodyBytes: e.HTTP_MAX_BODY_BYTES,
       maxConnections: e.MAX_CONNECTIONS,
       wsPingMs: e.WS_PING_MS,
+      sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
+      wsMaxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
+      wsSlowConsumerMs: e.WS_SLOW_CONSUMER_MS,
+      maxSubscriptionsPerConnection: e.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      createRatePerMinute: e.RATE_LIMIT_CREATE_PER_MINUTE,
+      createRateBurst: e.RATE_LIMIT_CREATE_BURST,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     },
+    security: {
+      apiKeys: e.API_KEYS ?? [],
+      allowedOrigins: (e.ALLOWED_ORIGINS ?? []).map((origin) => new URL(origin).origin),
+    },
     redisUrl: e.REDIS_URL,
+    redis: { keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS },
   };
 }

@@ -19,3 +19,37 @@ const TOKEN_ERRORS: Record<Exclude<TokenCheck, 'ok'>, () => TRPCError> = {
 };
 
 export const streamTokenRejected = (check: Exclude<TokenCheck, 'ok'>) => TOKEN_ERRORS[check]();
+
+/** The cause of a TOO_MANY_REQUESTS error: when the client may try again. */
+export class RetryLater extends Error {
+  override readonly name = 'RetryLater';
+  constructor(readonly retryAfterMs: number) {
+    super(`retry after ${retryAfterMs} ms`);
+  }
+}
+
+export const tooManyCreates = (retryAfterMs: number) =>
+  new TRPCError({
+    code: 'TOO_MANY_REQUESTS',
+    message: `Too many pets created from this client; retry in ${Math.ceil(retryAfterMs / 1000)} s`,
+    cause: new RetryLater(retryAfterMs),
+  });
+
+export const tooManySubscriptions = (limit: number) =>
+  new TRPCError({
+    code: 'TOO_MANY_REQUESTS',
+    message: `At most ${limit} subscriptions per connection; stop one or open another connection`,
+  });
+
+export const apiKeyRejected = (check: 'missing' | 'invalid') =>
+  new TRPCError({
+    code: 'UNAUTHORIZED',
+    message: check === 'missing' ? 'An API key is required' : 'The API key is not valid',
+  });
+
+export const traceNotFound = () =>
+  new TRPCError({ code: 'NOT_FOUND', message: 'No such trace (unknown trace id, or its retention has passed)' });
+
+/** Redis (or another backend) cannot be reached right now; the call may be retried shortly. */
+export const storageUnavailable = (cause: Error) =>
+  new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: cause.message, cause });

@@ -10,6 +10,9 @@ import { createBackends, type Backends } from './backends.js';
 import type { Config } from './config.js';
 import type { Services } from './context.js';
 import type { Logger } from './log.js';
+import { Observability } from './observability/observability.js';
+import { ApiKeys } from './security/api-keys.js';
+import { RateLimiter } from './security/rate-limiter.js';
 import { StreamTokens } from './security/stream-tokens.js';
 import { createStreams } from './streams/registry.js';
 import { startSteps } from './workers/step-runner.js';
@@ -34,9 +37,15 @@ export type RunningServices = Services & {
 export function createServices(config: Config, log: Logger, overrides: ServiceOverrides = {}): RunningServices {
   const steps = overrides.steps ?? allSteps;
   const backends = createBackends(config, log);
-  const { pets, workflowStore, bus } = backends;
+  const observability = new Observability({ log, retentionMs: config.streams.retentionMs, ...config.traces });
+  const { pets } = backends;
+  // Writes, emits and workflow starts and finishes are recorded on their way to the backends.
+  const { workflowStore, bus, streamStorage } = observability.instrument(backends);
 
-  const streams = createStreams(backends.streamStorage, { subscriberBufferLimit: SUBSCRIBER_BUFFER_LIMIT });
+  const streams = createStreams(streamStorage, {
+    subscriberBufferLimit: SUBSCRIBER_BUFFER_LIMIT,
+    observer: observability.streams,
+  });
   const workflows = new Workflows({ store: workflowStore, streams, steps, log });
   const profiles = config.openai.apiKey
     ? new OpenAIProfileGenerator({ ...config.openai, apiKey: config.openai.apiKey })
@@ -46,7 +55,12 @@ export function createServices(config: Config, log: Logger, overrides: ServiceOv
     previousSecrets: config.streams.previousTokenSecrets,
     ttlSeconds: config.streams.tokenTtlSeconds,
   });
-  const services: Services = { log, bus, streams, workflows, tokens, pets, profiles, config };
+  const apiKeys = new ApiKeys(config.security.apiKeys);
+  const createRate = new RateLimiter({
+    perMinute: config.limits.createRatePerMinute,
+    burst: config.limits.createRateBurst,
+  });
+  const services: Services = { log, bus, streams, workflows, tokens, apiKeys, createRate, pets, profiles, config, observability };
   const runner = startSteps({
     bus,
     steps,
@@ -55,6 +69,7 @@ export function createServices(config: Config, log: Logger, overrides: ServiceOv
     services: { pets, profiles, config },
     log,
     timeoutMs: config.steps.timeoutMs,
+    observer: observability.steps,
   });
 
   return {
@@ -64,6 +79,7 @@ export function createServices(config: Config, log: Logger, overrides: ServiceOv
       runner.stop();
       await bus.close(config.limits.shutdownTimeoutMs);
       await backends.close();
+      await observability.close();
     },
   };
 }

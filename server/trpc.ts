@@ -9,7 +9,17 @@ import { z } from 'zod';
 import { transformer } from '../shared/transformer.js';
 import type { Topic } from './bus/topics.js';
 import { newTraceId, type Context } from './context.js';
+import {
+  apiKeyRejected,
+  RetryLater,
+  storageUnavailable,
+  tooManyCreates,
+  tooManySubscriptions,
+} from './errors.js';
 import { workflowLogger } from './log.js';
+import { StorageUnavailable } from './redis/storage-unavailable.js';
+import { clientKey } from './security/caller.js';
+import { releaseWhenDone } from './security/subscription-slots.js';
 import type { Emit } from './workers/define-step.js';
 import { createEmit } from './workers/step-runner.js';
 
@@ -18,28 +28,102 @@ const t = initTRPC.context<Context>().create({
   // Stack traces never leave the server, whatever NODE_ENV says.
   isDev: false,
   errorFormatter({ shape, error }) {
-    const fieldErrors =
-      error.code === 'BAD_REQUEST' && error.cause instanceof z.ZodError
-        ? z.flattenError(error.cause).fieldErrors
-        : null;
+    const flat =
+      error.code === 'BAD_REQUEST' && error.cause instanceof z.ZodError ? z.flattenError(error.cause) : null;
     const internal = error.code === 'INTERNAL_SERVER_ERROR';
+    const retryAfterSeconds =
+      error.cause instanceof RetryLater ? Math.ceil(error.cause.retryAfterMs / 1000) : undefined;
     return {
       ...shape,
-      message: internal ? 'Internal server error' : fieldErrors ? describeFieldErrors(fieldErrors) : shape.message,
-      data: { code: shape.data.code, httpStatus: shape.data.httpStatus, path: shape.data.path, fieldErrors },
+      // Storage trouble in a subscription arrives here as an internal error: say what it is.
+      message: internal
+        ? error.cause instanceof StorageUnavailable
+          ? error.cause.message
+          : 'Internal server error'
+        : flat
+          ? describeInputErrors(flat)
+          : shape.message,
+      data: {
+        code: shape.data.code,
+        httpStatus: shape.data.httpStatus,
+        path: shape.data.path,
+        fieldErrors: flat?.fieldErrors ?? null,
+        // Also sent as the HTTP Retry-After header.
+        ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+      },
     };
   },
 });
 
-function describeFieldErrors(fieldErrors: Record<string, string[] | undefined>): string {
-  const parts = Object.entries(fieldErrors).map(([field, messages]) => `${field}: ${(messages ?? []).join('; ')}`);
-  return `Invalid input: ${parts.join(', ')}`;
+function describeInputErrors(flat: {
+  readonly formErrors: readonly string[];
+  readonly fieldErrors: Record<string, string[] | undefined>;
+}): string {
+  const fields = Object.entries(flat.fieldErrors).map(
+    ([field, messages]) => `${field}: ${(messages ?? []).join('; ')}`,
+  );
+  return `Invalid input: ${[...flat.formErrors, ...fields].join(', ')}`;
 }
 
+/** Storage out of reach means the service is unavailable for a moment, not a bug: SERVICE_UNAVAILABLE. */
+const reportUnavailableStorage = t.middleware(async function reportUnavailableStorage({ next }) {
+  const result = await next();
+  if (!result.ok && result.error.cause instanceof StorageUnavailable) {
+    throw storageUnavailable(result.error.cause);
+  }
+  return result;
+});
+
 export const router = t.router;
-export const publicProcedure = t.procedure;
+export const publicProcedure = t.procedure.use(reportUnavailableStorage);
 export const middleware = t.middleware;
 export const createCallerFactory = t.createCallerFactory;
+
+/** When API_KEYS is set, the call must carry one of them (HTTP header or WebSocket connection params). */
+export const requireApiKey = t.middleware(function requireApiKey({ ctx, next }) {
+  const check = ctx.apiKeys.check(ctx.caller.apiKey);
+  if (check === 'missing' || check === 'invalid') throw apiKeyRejected(check);
+  return next();
+});
+
+/** Every call on a WebSocket is checked again, not only the connection (SSE needs only the stream token). */
+const requireConnectionKey = t.middleware(function requireConnectionKey({ ctx, next }) {
+  if (ctx.caller.via !== 'ws') return next();
+  const check = ctx.apiKeys.check(ctx.caller.apiKey);
+  if (check === 'missing' || check === 'invalid') throw apiKeyRejected(check);
+  return next();
+});
+
+/** One token of the caller's `pets.create` budget per call (token bucket per API key or address). */
+export const limitCreateRate = t.middleware(function limitCreateRate({ ctx, next }) {
+  const decision = ctx.createRate.take(clientKey(ctx.caller, ctx.apiKeys));
+  if (!decision.allowed) throw tooManyCreates(decision.retryAfterMs);
+  return next();
+});
+
+/** Holds one of the connection's subscription slots for as long as the subscription runs. */
+const limitSubscriptions = t.middleware(async function limitSubscriptions({ ctx, next }) {
+  const slots = ctx.subscriptions;
+  if (!slots) return next();
+  const release = slots.take();
+  if (!release) throw tooManySubscriptions(slots.limit);
+  const result = await next();
+  if (!result.ok || !isAsyncIterable(result.data)) {
+    release();
+    return result;
+  }
+  return { ...result, data: releaseWhenDone(result.data, release) };
+});
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}
+
+/** A mutation: API key checked when keys are configured. */
+export const mutationProcedure = publicProcedure.use(requireApiKey);
+
+/** A subscription: counted against the connection's limit; on WebSocket, its key checked again. */
+export const subscriptionProcedure = publicProcedure.use(requireConnectionKey).use(limitSubscriptions);
 
 /**
  * A procedure that starts workflow work: it gets a fresh trace id, a logger
@@ -47,7 +131,7 @@ export const createCallerFactory = t.createCallerFactory;
  * context a step handler gets.
  */
 export function workflowProcedure<const TEmits extends Topic>(name: string, emits: readonly TEmits[]) {
-  return publicProcedure.use(({ ctx, next }) => {
+  return mutationProcedure.use(({ ctx, next }) => {
     const traceId = newTraceId();
     const emit: Emit<TEmits> = createEmit(ctx.bus, traceId, emits, name);
     return next({ ctx: { traceId, logger: workflowLogger(ctx.log, traceId, name), emit } });

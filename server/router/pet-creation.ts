@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { EventIdSchema } from '../../shared/stream-event.js';
 import { TraceIdSchema } from '../../shared/trace-id.js';
 import { streamTokenRejected, workflowNotFound } from '../errors.js';
-import { publicProcedure, router } from '../trpc.js';
+import { serializedEvent } from '../streams/serialized-event.js';
+import { router, subscriptionProcedure } from '../trpc.js';
 
 export const PetCreationSubscriptionInput = z.strictObject({
   traceId: TraceIdSchema,
@@ -19,16 +20,24 @@ export const petCreationRouter = router({
    * Every event of one workflow's stream, each once and in order: history
    * first, then live; completes after the workflow-finished event.
    */
-  onUpdate: publicProcedure
+  onUpdate: subscriptionProcedure
     .input(PetCreationSubscriptionInput)
     .subscription(async function* ({ input, ctx, signal }) {
       const check = ctx.tokens.verify(input.traceId, input.token);
       if (check !== 'ok') throw streamTokenRejected(check);
-      if (!(await ctx.workflows.get(input.traceId))) throw workflowNotFound();
+      if (!(await ctx.workflows.get(input.traceId))) {
+        // A valid token proves the workflow existed: a subscriber resuming
+        // after its retention first learns that its history is gone.
+        if (input.lastEventId) {
+          const reset = ctx.streams.petCreation.resetEvent(input.traceId, input.lastEventId);
+          yield tracked(reset.eventId, reset);
+        }
+        throw workflowNotFound();
+      }
       const events = ctx.streams.petCreation.subscribe(input.traceId, {
         after: input.lastEventId ?? null,
         signal,
       });
-      for await (const event of events) yield tracked(event.eventId, event);
+      for await (const event of events) yield tracked(event.eventId, serializedEvent(event));
     }),
 });

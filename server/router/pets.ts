@@ -3,13 +3,14 @@ import { z } from 'zod';
 import { PetIdSchema, PetInputSchema } from '../../shared/pet.js';
 import { PetCreationItem } from '../../shared/pet-creation.js';
 import { petNotFound } from '../errors.js';
-import { publicProcedure, router, workflowProcedure } from '../trpc.js';
+import { limitCreateRate, publicProcedure, router, workflowProcedure } from '../trpc.js';
 
 export const LIST_LIMIT = { default: 50, max: 500 } as const;
 
 export const petsRouter = router({
   /** Stores the pet, opens its stream and starts the workflow; never waits for the steps. */
   create: workflowProcedure('CreatePetApi', ['pet.created', 'feeding.reminder.enqueued'])
+    .use(limitCreateRate)
     .input(PetInputSchema)
     .mutation(async ({ input, ctx }) => {
       const pet = await ctx.pets.create(input);

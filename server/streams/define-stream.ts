@@ -1,8 +1,9 @@
 import type { z } from 'zod';
 
 import { compareEventIds, type StreamEvent } from '../../shared/stream-event.js';
+import type { StreamObserver } from '../observability/hooks.js';
 import type { StreamStorage } from './stream-storage.js';
-import { SubscriptionQueue } from './subscription-queue.js';
+import { SubscriberOverflow, SubscriptionQueue } from './subscription-queue.js';
 
 /** A stream's name and the zod schema of its items' data. */
 export type StreamDefinition<TName extends string = string, TSchema extends z.ZodType = z.ZodType> = {
@@ -22,11 +23,20 @@ export type SubscribeOptions = {
   readonly signal?: AbortSignal | undefined;
 };
 
+/** What a write is, for deriving its idempotency key. */
+export type WriteDescription = {
+  readonly itemId: string;
+  readonly kind: 'set' | 'delete';
+  readonly data: unknown;
+};
+
 export type StreamOptions = {
   /** Live events a subscriber may fall behind by before it is cut off. */
   readonly subscriberBufferLimit: number;
   /** Gives each write its idempotency key (steps set it; see StreamStorage.append). */
-  readonly writeKey?: () => string;
+  readonly writeKey?: (write: WriteDescription) => string;
+  /** Told of every event handed to a subscriber (metrics). */
+  readonly observer?: StreamObserver;
 };
 
 /**
@@ -51,7 +61,7 @@ export class Stream<TData> {
   }
 
   /** The same stream whose writes carry idempotency keys from `writeKey`. */
-  withWriteKeys(writeKey: () => string): Stream<TData> {
+  withWriteKeys(writeKey: (write: WriteDescription) => string): Stream<TData> {
     return new Stream({ name: this.name, schema: this.#schema }, this.#storage, {
       ...this.#options,
       writeKey,
@@ -67,7 +77,7 @@ export class Stream<TData> {
       itemId,
       kind: 'set',
       data: parsed,
-      idempotencyKey: this.#options.writeKey?.(),
+      idempotencyKey: this.#options.writeKey?.({ itemId, kind: 'set', data: parsed }),
     });
     return event as StreamEvent<TData>;
   }
@@ -79,7 +89,7 @@ export class Stream<TData> {
       itemId,
       kind: 'delete',
       data: null,
-      idempotencyKey: this.#options.writeKey?.(),
+      idempotencyKey: this.#options.writeKey?.({ itemId, kind: 'delete', data: null }),
     });
     return event as StreamEvent<TData>;
   }
@@ -109,48 +119,70 @@ export class Stream<TData> {
 
   /**
    * Every event of the group after `after`, in order, each once: history
-   * first, then live events, ending after the `finished` event.
+   * first, then live events, ending after the `finished` event. A `reset`
+   * event comes first when part of the asked-for history is gone.
+   *
+   * A subscriber that falls more than `subscriberBufferLimit` live events
+   * behind drops its queue and catches up from the stored history instead,
+   * so a slow reader costs bounded memory and still misses nothing that is
+   * kept.
    */
   async *subscribe(groupId: string, options: SubscribeOptions = {}): AsyncGenerator<StreamEvent<TData>> {
-    const after = options.after ?? null;
-    const live = new SubscriptionQueue<StreamEvent<TData>>(
-      this.#options.subscriberBufferLimit,
-      options.signal,
-    );
-    // Listen before reading history: an event written during the read is
-    // then in the live queue, and the id check below drops any overlap.
-    const unlisten = this.#storage.listen(this.name, groupId, (event) =>
-      live.push(event as StreamEvent<TData>),
-    );
-    try {
-      const history = await this.#storage.readAfter(this.name, groupId, after);
-      let last = after;
-      if (history.reset) {
-        yield {
-          eventId: after ?? '0',
-          stream: this.name,
-          groupId,
-          itemId: 'history',
-          kind: 'reset',
-          data: null,
-          time: new Date().toISOString(),
-        };
+    let last = options.after ?? null;
+    while (!options.signal?.aborted) {
+      const live = new SubscriptionQueue<StreamEvent<TData>>(
+        this.#options.subscriberBufferLimit,
+        options.signal,
+      );
+      // Listen before reading history: an event written during the read is
+      // then in the live queue, and the id check below drops any overlap.
+      const unlisten = this.#storage.listen(this.name, groupId, (event) =>
+        live.push(event as StreamEvent<TData>),
+      );
+      try {
+        const history = await this.#storage.readAfter(this.name, groupId, last);
+        if (history.reset) yield this.resetEvent(groupId, last);
+        for (const stored of history.events) {
+          const event = stored as StreamEvent<TData>;
+          this.#options.observer?.delivered(event, false);
+          yield event;
+          last = event.eventId;
+          if (event.kind === 'finished') return;
+        }
+        try {
+          for await (const event of live) {
+            if (last !== null && compareEventIds(event.eventId, last) <= 0) continue;
+            this.#options.observer?.delivered(event, true);
+            yield event;
+            last = event.eventId;
+            if (event.kind === 'finished') return;
+          }
+          return;
+        } catch (error) {
+          if (!(error instanceof SubscriberOverflow)) throw error;
+          // Fell too far behind: read what was missed from storage.
+        }
+      } finally {
+        unlisten();
+        live.end();
       }
-      for (const stored of history.events) {
-        const event = stored as StreamEvent<TData>;
-        yield event;
-        last = event.eventId;
-        if (event.kind === 'finished') return;
-      }
-      for await (const event of live) {
-        if (last !== null && compareEventIds(event.eventId, last) <= 0) continue;
-        yield event;
-        last = event.eventId;
-        if (event.kind === 'finished') return;
-      }
-    } finally {
-      unlisten();
-      live.end();
     }
+  }
+
+  /**
+   * The event that tells a resuming subscriber its history is gone
+   * (trimmed or expired). It carries the id it resumed from, so resuming
+   * after it asks for the same point again.
+   */
+  resetEvent(groupId: string, after: string | null): StreamEvent<TData> {
+    return {
+      eventId: after ?? '0',
+      stream: this.name,
+      groupId,
+      itemId: 'history',
+      kind: 'reset',
+      data: null,
+      time: new Date().toISOString(),
+    };
   }
 }

@@ -1,34 +1,81 @@
 import http from 'node:http';
 
+import { getErrorShape, transformTRPCResponse, TRPCError } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
+import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 
-import type { Context } from '../context.js';
+import type { Context, RequestScope } from '../context.js';
+import { RetryLater } from '../errors.js';
+import type { Logger } from '../log.js';
 import type { AppRouter } from '../router/app-router.js';
-import { matchRoute, sendError, type HttpRoute } from './http-routes.js';
+import { callerFromRequest } from '../security/caller.js';
+import { inspectJson, UntrustedJsonError } from '../security/json-guard.js';
+import { matchRoute, sendError, sendJson, type HttpRoute } from './http-routes.js';
 
 export type HttpServerOptions = {
   readonly router: AppRouter;
-  readonly createContext: () => Context;
-  /** Largest accepted request body in bytes. */
+  readonly createContext: (scope?: RequestScope) => Context;
+  /** Largest accepted request body in bytes; larger ones get 413. */
   readonly maxBodyBytes: number;
   /** Plain routes beside tRPC. */
   readonly routes: readonly HttpRoute[];
+  /** Where unexpected failures are logged (their details never reach the client). */
+  readonly log?: Logger;
 };
 
 export const TRPC_PATH = '/trpc';
+
+const TRPC_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST']);
+
+/** Calls in one batched request at most; a longer batch is refused whole. */
+export const MAX_BATCH_SIZE = 1000;
+
+type BodyCheck =
+  | { readonly ok: true; readonly body: string | undefined }
+  | { readonly ok: false; readonly error: TRPCError }
+  | { readonly ok: false; readonly error: null };
+
+type BodyRead = { readonly text: string } | 'too-large' | 'aborted';
 
 /** One HTTP server: tRPC (queries, mutations, SSE subscriptions) under /trpc, plus plain routes. */
 export function createHttpServer(options: HttpServerOptions): http.Server {
   const trpc = createHTTPHandler({
     router: options.router,
-    createContext: options.createContext,
+    createContext: ({ req }) => options.createContext({ caller: callerFromRequest(req, 'http'), subscriptions: null }),
     basePath: `${TRPC_PATH}/`,
     maxBodySize: options.maxBodyBytes,
+    maxBatchSize: MAX_BATCH_SIZE,
+    responseMeta: ({ errors }) => {
+      const waits = errors.flatMap((error) => (error.cause instanceof RetryLater ? [error.cause.retryAfterMs] : []));
+      return waits.length > 0 ? { headers: { 'retry-after': String(Math.ceil(Math.max(...waits) / 1000)) } } : {};
+    },
+    onError: ({ error, path }) => {
+      if (error.code === 'INTERNAL_SERVER_ERROR') options.log?.error({ err: error.cause ?? error, path }, '❌ Request failed');
+    },
   });
+
+  const serveTrpc = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
+    const checked = await checkTrpcRequest(req, url, options.maxBodyBytes);
+    if (!checked.ok) {
+      // null: the client went away mid-upload, nobody to answer.
+      if (checked.error) {
+        sendTrpcError(res, options.router, checked.error, {
+          path: url.pathname.slice(TRPC_PATH.length + 1),
+          // A refused upload may still be arriving: the rest is not read.
+          close: !req.complete,
+        });
+      }
+      return;
+    }
+    // The adapter takes a body that was read already as it is.
+    if (checked.body !== undefined) Object.assign(req, { body: checked.body });
+    trpc(req, res);
+  };
+
   return http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname.startsWith(`${TRPC_PATH}/`)) {
-      trpc(req, res);
+      serveTrpc(req, res, url).catch((error: unknown) => failed(res, error, options.log));
       return;
     }
     const match = matchRoute(options.routes, req.method ?? 'GET', url.pathname);
@@ -40,9 +87,101 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
       sendError(res, 405, 'METHOD_NOT_SUPPORTED', `${req.method} is not allowed on ${url.pathname}`);
       return;
     }
-    Promise.resolve(match.route.handle(req, res, match.params, url)).catch(() => {
-      if (!res.headersSent) sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
-      else res.destroy();
-    });
+    // Through a promise, so that a handler that throws synchronously is caught too.
+    Promise.resolve()
+      .then(() => match.route.handle(req, res, match.params, url))
+      .catch((error: unknown) => failed(res, error, options.log));
   });
+}
+
+/** Unexpected failure: logged here, a bare 500 for the client. */
+function failed(res: http.ServerResponse, error: unknown, log: Logger | undefined): void {
+  log?.error({ err: error }, '❌ Request failed');
+  if (!res.headersSent) sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
+  else res.destroy();
+}
+
+/**
+ * Reads the body (bounded) and refuses JSON input that nests too deep or
+ * carries prototype-pollution keys, before the transformer could drop such
+ * keys silently. Query inputs (GET, SSE) are in the URL.
+ */
+async function checkTrpcRequest(req: http.IncomingMessage, url: URL, maxBodyBytes: number): Promise<BodyCheck> {
+  // Queries and subscriptions are GETs, mutations POSTs; nothing else reaches a procedure.
+  if (!TRPC_METHODS.has(req.method ?? '')) {
+    return {
+      ok: false,
+      error: new TRPCError({ code: 'METHOD_NOT_SUPPORTED', message: `${req.method} is not supported here: use GET or POST` }),
+    };
+  }
+  const input = url.searchParams.get('input');
+  if (input !== null) {
+    const error = inspect(input);
+    if (error) return { ok: false, error };
+  }
+  if (req.method === 'GET' || req.method === 'HEAD') return { ok: true, body: undefined };
+  const body = await readBody(req, maxBodyBytes);
+  if (body === 'aborted') return { ok: false, error: null };
+  if (body === 'too-large') {
+    return {
+      ok: false,
+      error: new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: `The request body is larger than ${maxBodyBytes} bytes` }),
+    };
+  }
+  const error = inspect(body.text);
+  return error ? { ok: false, error } : { ok: true, body: body.text };
+}
+
+function inspect(json: string): TRPCError | null {
+  try {
+    inspectJson(json);
+    return null;
+  } catch (cause) {
+    if (cause instanceof UntrustedJsonError) return new TRPCError({ code: 'BAD_REQUEST', message: cause.message, cause });
+    throw cause;
+  }
+}
+
+/** The body as text; reading stops as soon as it grows past `maxBytes`. */
+function readBody(req: http.IncomingMessage, maxBytes: number): Promise<BodyRead> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (result: BodyRead) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('close', onClose);
+      resolve(result);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        chunks.length = 0;
+        req.pause();
+        settle('too-large');
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => settle({ text: Buffer.concat(chunks).toString('utf8') });
+    const onClose = () => settle('aborted');
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('close', onClose);
+  });
+}
+
+/** A refusal in tRPC's own error shape, through the router's error formatter. */
+function sendTrpcError(
+  res: http.ServerResponse,
+  router: AppRouter,
+  error: TRPCError,
+  options: { readonly path: string; readonly close: boolean },
+): void {
+  const config = router._def._config;
+  const path = options.path || undefined;
+  const shape = getErrorShape({ config, error, type: 'unknown', path, input: undefined, ctx: undefined });
+  const body = transformTRPCResponse(config, { error: shape });
+  sendJson(res, getHTTPStatusCodeFromError(error), body, options.close ? { connection: 'close' } : {});
+  if (options.close) res.once('finish', () => res.req.destroy());
 }

@@ -1,22 +1,43 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 
-import { applyWSSHandler } from '@trpc/server/adapters/ws';
-import { WebSocketServer } from 'ws';
+import { applyWSSHandler, type CreateWSSContextFnOptions, type Encoder } from '@trpc/server/adapters/ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 
-import type { Context } from '../context.js';
+import type { Context, RequestScope } from '../context.js';
+import { apiKeyRejected } from '../errors.js';
+import type { Logger } from '../log.js';
 import type { AppRouter } from '../router/app-router.js';
-import { TRPC_PATH } from './http-server.js';
+import type { ApiKeys } from '../security/api-keys.js';
+import { apiKeyFromHeaders, callerFromRequest } from '../security/caller.js';
+import { parseUntrustedJson } from '../security/json-guard.js';
+import { checkOrigin } from '../security/origin-check.js';
+import { SubscriptionSlots } from '../security/subscription-slots.js';
+import { MAX_BATCH_SIZE, TRPC_PATH } from './http-server.js';
+import { boundOutgoingBuffer } from './ws-backpressure.js';
+import { encodeMessage } from './ws-encoder.js';
+import { startHeartbeat } from './ws-heartbeat.js';
 
 export type WsServerOptions = {
   readonly router: AppRouter;
-  readonly createContext: () => Context;
+  readonly createContext: (scope?: RequestScope) => Context;
   /** Largest accepted frame in bytes; larger ones close the connection (1009). */
   readonly maxPayloadBytes: number;
   /** Upgrades beyond this many open connections are refused with 503. */
   readonly maxConnections: number;
-  /** Quiet time before a ping; a connection that does not answer is closed. 0 disables. */
+  /** Interval between pings; a connection that missed the previous one is dropped. 0 disables. */
   readonly pingMs: number;
+  /** Unsent bytes a connection may hold; see `boundOutgoingBuffer`. */
+  readonly maxBufferedBytes: number;
+  /** How long a connection may stay above `maxBufferedBytes` before it is closed (4008). */
+  readonly slowConsumerMs: number;
+  /** Subscriptions one connection may hold at once. */
+  readonly maxSubscriptionsPerConnection: number;
+  /** Origins a browser may connect from; empty allows all. */
+  readonly allowedOrigins: readonly string[];
+  /** When keys are configured, a connection must present one (connection params or header). */
+  readonly apiKeys: ApiKeys;
+  readonly log?: Logger;
 };
 
 export type WsServer = {
@@ -27,15 +48,48 @@ export type WsServer = {
   readonly close: (graceMs: number) => Promise<void>;
 };
 
+/** A connection that asked to send connection params (API key) must send them within this time. */
+export const CONNECTION_PARAMS_TIMEOUT_MS = 10_000;
+
+/**
+ * Every frame is JSON in a text frame; nesting depth and prototype-pollution
+ * keys are checked before parsing, and a refusal answers that frame alone.
+ */
+const guardedJson: Encoder = {
+  // Events already serialised once (SerializedEvent) are reused, not serialised per subscriber.
+  encode: encodeMessage,
+  decode: (data) => {
+    if (typeof data !== 'string') throw new Error('Binary frames are not accepted: send JSON in text frames');
+    return parseUntrustedJson(data);
+  },
+};
+
 /** tRPC over WebSocket on the HTTP server's port, at /trpc. */
 export function attachWsServer(server: http.Server, options: WsServerOptions): WsServer {
+  const { apiKeys } = options;
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes });
+
+  // Registered before the tRPC handler, so the bound is in place before anything is sent.
+  wss.on('connection', (client: WebSocket, req: http.IncomingMessage) => {
+    boundOutgoingBuffer(client, {
+      maxBufferedBytes: options.maxBufferedBytes,
+      graceMs: options.slowConsumerMs,
+      onSlowConsumer: (bufferedAmount) =>
+        options.log?.warn({ ip: req.socket.remoteAddress, bufferedAmount }, '🐢 Slow consumer disconnected'),
+    });
+    if (expectsConnectionParams(req)) closeUnlessParamsArrive(client);
+  });
   const handler = applyWSSHandler({
     wss,
     router: options.router,
-    createContext: options.createContext,
-    keepAlive: { enabled: options.pingMs > 0, pingMs: options.pingMs || undefined },
+    createContext: (opts) => createConnectionContext(opts, options),
+    experimental_encoder: guardedJson,
+    maxBatchSize: MAX_BATCH_SIZE,
+    onError: ({ error, path }) => {
+      if (error.code === 'INTERNAL_SERVER_ERROR') options.log?.error({ err: error.cause ?? error, path }, '❌ Call failed');
+    },
   });
+  const heartbeat = options.pingMs > 0 ? startHeartbeat(wss, options.pingMs) : null;
 
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -43,8 +97,17 @@ export function attachWsServer(server: http.Server, options: WsServerOptions): W
       refuse(socket, 404, 'Not Found');
       return;
     }
+    if (checkOrigin(req.headers.origin, options.allowedOrigins) === 'forbidden') {
+      refuse(socket, 403, 'Forbidden');
+      return;
+    }
     if (wss.clients.size >= options.maxConnections) {
       refuse(socket, 503, 'Service Unavailable');
+      return;
+    }
+    // A key in connection params is checked when they arrive; one in a header is checked now.
+    if (apiKeys.required && !expectsConnectionParams(req) && apiKeys.check(apiKeyFromHeaders(req.headers)) !== 'ok') {
+      refuse(socket, 401, 'Unauthorized');
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
@@ -54,6 +117,7 @@ export function attachWsServer(server: http.Server, options: WsServerOptions): W
     wss,
     broadcastReconnectNotification: handler.broadcastReconnectNotification,
     close: async (graceMs) => {
+      heartbeat?.stop();
       const closed = [...wss.clients].map(
         (client) => new Promise<void>((resolve) => client.once('close', () => resolve())),
       );
@@ -67,6 +131,35 @@ export function attachWsServer(server: http.Server, options: WsServerOptions): W
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+/**
+ * One context per connection: the caller (address, API key from the
+ * connection params or a header) and the connection's subscription budget.
+ * Throwing here refuses the connection: tRPC answers with the error, then closes.
+ */
+function createConnectionContext({ req, info }: CreateWSSContextFnOptions, options: WsServerOptions): Context {
+  const caller = callerFromRequest(req, 'ws', info.connectionParams);
+  const ctx = options.createContext({
+    caller,
+    subscriptions: new SubscriptionSlots(options.maxSubscriptionsPerConnection),
+  });
+  const check = options.apiKeys.check(caller.apiKey);
+  if (check === 'missing' || check === 'invalid') throw apiKeyRejected(check);
+  return ctx;
+}
+
+/** tRPC clients configured with `connectionParams` say so in the URL, then send them first. */
+function expectsConnectionParams(req: http.IncomingMessage): boolean {
+  return new URL(req.url ?? '/', 'http://localhost').searchParams.get('connectionParams') === '1';
+}
+
+/** Until its params arrive a connection serves nothing; it must not hold a slot for ever. */
+function closeUnlessParamsArrive(client: WebSocket): void {
+  const timer = setTimeout(() => client.close(1008, 'connection params not received'), CONNECTION_PARAMS_TIMEOUT_MS);
+  timer.unref();
+  client.once('message', () => clearTimeout(timer));
+  client.once('close', () => clearTimeout(timer));
 }
 
 function refuse(socket: Duplex, status: number, reason: string): void {

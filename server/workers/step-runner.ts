@@ -1,6 +1,8 @@
 import type { EventBus } from '../bus/event-bus.js';
 import type { Topic } from '../bus/topics.js';
 import { workflowLogger, type Logger } from '../log.js';
+import type { StepObserver } from '../observability/hooks.js';
+import type { PetStore } from '../store/pet-store.js';
 import { withWriteKeys, type Streams } from '../streams/registry.js';
 import type { Emit, Step, StepServices } from './define-step.js';
 import type { Workflows } from './workflows.js';
@@ -14,11 +16,19 @@ export type StepRunnerOptions = {
   readonly log: Logger;
   /** One attempt longer than this is aborted and counts as failed. */
   readonly timeoutMs: number;
+  /** Told of every attempt's start and end (traces, metrics). */
+  readonly observer?: StepObserver;
 };
 
 export class StepTimeout extends Error {
   override readonly name = 'StepTimeout';
 }
+
+/**
+ * How long a retry waits, at most, for an aborted attempt that keeps
+ * running: as long again as the step timeout, capped (its writes fail meanwhile).
+ */
+const ABANDONED_ATTEMPT_MAX_WAIT_MS = 5000;
 
 /** Creates the `emit` of a step or procedure: trace id attached, only declared topics. */
 export function createEmit(bus: EventBus, traceId: string, allowed: readonly Topic[], owner: string): Emit<Topic> {
@@ -37,19 +47,31 @@ export function startSteps(options: StepRunnerOptions): { readonly stop: () => v
       step.name,
       step.subscribes,
       async (message, { attempt }) => {
+        const ended = options.observer?.attemptStarted(message.traceId, step.name, attempt);
         const logger = workflowLogger(log, message.traceId, step.name);
         const signal = AbortSignal.any([shutdown.signal, AbortSignal.timeout(timeoutMs)]);
+        // Every write an attempt can make (stream, bus, store) fails once its
+        // signal aborts, so an attempt that outlives its timeout cannot
+        // write behind its retry's back.
         const run = step.handle(message.data, {
           ...services,
+          pets: fencePets(services.pets, signal),
           traceId: message.traceId,
           logger,
           // Keys are per message, so a retried attempt's writes replace nothing and repeat nothing.
           streams: withWriteKeys(streams, `${step.name}:${message.id}`, signal),
-          emit: createEmit(bus, message.traceId, step.emits, step.name),
+          emit: fenceEmit(createEmit(bus, message.traceId, step.emits, step.name), signal),
           attempt,
           signal,
         });
-        await abortable(run, signal);
+        const waitMs = Math.min(timeoutMs, ABANDONED_ATTEMPT_MAX_WAIT_MS);
+        await abortable(run, signal, { logger, waitMs }).then(
+          () => ended?.(null),
+          (error: unknown) => {
+            ended?.(error);
+            throw error;
+          },
+        );
         await workflows.stepFinished(message.traceId, step.name, 'succeeded');
       },
       {
@@ -68,12 +90,60 @@ export function startSteps(options: StepRunnerOptions): { readonly stop: () => v
   return { stop: () => shutdown.abort() };
 }
 
-/** Settles with the run, or rejects as soon as the signal aborts (a hung step cannot hold its slot). */
-function abortable<T>(run: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new StepTimeout('step attempt aborted or timed out', { cause: signal.reason }));
-    if (signal.aborted) onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    run.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+/**
+ * Settles with the run; once the signal aborts, throws StepTimeout as soon
+ * as the run has stopped, so the retry never overlaps it. A run that
+ * ignores its signal is waited for at most `waitMs` (its writes are fenced,
+ * so it can do nothing visible after that).
+ */
+async function abortable<T>(
+  run: Promise<T>,
+  signal: AbortSignal,
+  { logger, waitMs }: { readonly logger: Logger; readonly waitMs: number },
+): Promise<T> {
+  const settled = run.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+  const aborted = new Promise<null>((resolve) => {
+    if (signal.aborted) resolve(null);
+    else signal.addEventListener('abort', () => resolve(null), { once: true });
   });
+  const first = await Promise.race([settled, aborted]);
+  if (first?.ok) return first.value;
+  if (first && !signal.aborted) throw first.error;
+
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<'gave-up'>((resolve) => {
+    timer = setTimeout(() => resolve('gave-up'), waitMs);
+  });
+  const outcome = await Promise.race([settled.then(() => 'stopped' as const), gaveUp]);
+  clearTimeout(timer);
+  if (outcome === 'gave-up') logger.warn('⚠️ An aborted attempt is still running; its writes are refused');
+  throw new StepTimeout('step attempt aborted or timed out', { cause: signal.reason });
+}
+
+/** The `emit` an attempt sees: refused once the attempt is aborted. */
+function fenceEmit(emit: Emit<Topic>, signal: AbortSignal): Emit<Topic> {
+  return async (topic, data) => {
+    signal.throwIfAborted();
+    await emit(topic, data);
+  };
+}
+
+/** The pet store as an attempt sees it: writes fail once the attempt is aborted. */
+function fencePets(pets: PetStore, signal: AbortSignal): PetStore {
+  return {
+    create: async (input) => {
+      signal.throwIfAborted();
+      return pets.create(input);
+    },
+    update: async (id, patch) => {
+      signal.throwIfAborted();
+      return pets.update(id, patch);
+    },
+    get: (id) => pets.get(id),
+    list: (limit) => pets.list(limit),
+    close: () => pets.close(),
+  };
 }

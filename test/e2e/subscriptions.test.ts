@@ -1,17 +1,20 @@
 import { TRPCClientError } from '@trpc/client';
 import { describe, expect, test } from 'vitest';
 
+import { WatchError } from '../../client/create-client.js';
 import { StreamTokens } from '../../server/security/stream-tokens.js';
 import { collect } from '../support/async.js';
 import { buddy, max } from '../support/pets.js';
 import { expectCompleteWorkflow } from '../support/stream-assertions.js';
 import { startTestApp } from '../support/test-app.js';
 
-async function errorOf(promise: Promise<unknown>): Promise<TRPCClientError<never>> {
+/** The call's error: a TRPCClientError, or the WatchError a watch ends with (its `data` is the server's). */
+async function errorOf(promise: Promise<unknown>): Promise<TRPCClientError<never> | WatchError> {
   const error = await promise.then(
     () => null,
     (e: unknown) => e,
   );
+  if (error instanceof WatchError) return error;
   if (!(error instanceof TRPCClientError)) throw new Error(`expected a TRPCClientError, got ${String(error)}`);
   return error as TRPCClientError<never>;
 }

@@ -7,3 +7,11 @@ export async function collect<T>(iterable: AsyncIterable<T>, options: { readonly
   }
   return items;
 }
+
+/**
+ * The event inside what an in-process subscription yields: at run time a
+ * tracked envelope `[id, data, marker]`, in tRPC's declared type `{ id, data }`.
+ */
+export function untracked<T>(item: { readonly data: T } | readonly [string, T, ...unknown[]]): T {
+  return Array.isArray(item) ? (item as readonly [string, T])[1] : (item as { readonly data: T }).data;
+}

@@ -1,6 +1,7 @@
+import { EventSource } from 'eventsource';
 import WebSocket from 'ws';
 
-import { createPetClient, type PetClient } from '../../client/create-client.js';
+import { createPetClient, type PetClient, type PetClientOptions } from '../../client/create-client.js';
 import { createApp, type App } from '../../server/app.js';
 import type { ServiceOverrides } from '../../server/services.js';
 import { captureLogger, testConfig, type LogLine } from './test-config.js';
@@ -11,12 +12,14 @@ export type TestApp = AsyncDisposable & {
   readonly url: string;
   readonly wsUrl: string;
   readonly logs: LogLine[];
-  /** Another client of the same server. */
-  readonly newClient: () => PetClient;
+  /** Another client of the same server (WebSocket unless `transport: 'sse'`). */
+  readonly newClient: (options?: Partial<PetClientOptions>) => PetClient;
 };
 
 /** The `ws` class as the client's WebSocket option (Node 20 has no global one). */
 export const NodeWebSocket = WebSocket as unknown as typeof globalThis.WebSocket;
+/** The `eventsource` package's class as the client's EventSource option (Node has no global one). */
+export const NodeEventSource: typeof globalThis.EventSource = EventSource;
 
 /** A real server on an ephemeral loopback port, with a real client; closed on dispose. */
 export async function startTestApp(
@@ -27,9 +30,15 @@ export async function startTestApp(
   const { port } = await app.listen();
   const url = `http://127.0.0.1:${port}`;
   const clients: PetClient[] = [];
-  const newClient = () => {
+  const newClient = (clientOptions: Partial<PetClientOptions> = {}) => {
     // Fast reconnects keep tests quick; the default backs off up to 10 s.
-    const client = createPetClient({ url, WebSocket: NodeWebSocket, retryDelayMs: () => 10 });
+    const client = createPetClient({
+      url,
+      WebSocket: NodeWebSocket,
+      EventSource: NodeEventSource,
+      retryDelayMs: () => 10,
+      ...clientOptions,
+    });
     clients.push(client);
     return client;
   };

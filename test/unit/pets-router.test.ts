@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { defineStep } from '../../server/workers/define-step.js';
 import { createDeferred } from '../../shared/deferred.js';
 import type { PetCreationEvent } from '../../shared/pet-creation.js';
-import { collect } from '../support/async.js';
+import { collect, untracked } from '../support/async.js';
 import { createTestCaller } from '../support/caller.js';
 import { buddy, luna, max } from '../support/pets.js';
 import { expectCompleteWorkflow } from '../support/stream-assertions.js';
@@ -27,7 +27,7 @@ describe('pets router, in process', () => {
     );
     const updates = await t.caller.petCreation.onUpdate({ traceId: created.traceId, token: created.streamToken });
     const events: PetCreationEvent[] = [];
-    for await (const [, event] of updates) events.push(event);
+    for await (const item of updates) events.push(untracked(item));
     expectCompleteWorkflow(events, pet);
 
     const stored = await t.caller.pets.get({ id: created.pet.id });
@@ -133,7 +133,7 @@ describe('pets router, in process', () => {
     const created = await t.caller.pets.create(buddy);
     const updates = await t.caller.petCreation.onUpdate({ traceId: created.traceId, token: created.streamToken });
     const first = await collect(updates, { limit: 1 });
-    expect(first.map(([, event]) => event.itemId)).toEqual(['message']);
+    expect(first.map((item) => untracked(item).itemId)).toEqual(['message']);
     controller.abort();
     expect(t.services.backends.streamStorage.listenerCount()).toBe(0);
   });

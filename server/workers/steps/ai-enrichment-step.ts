@@ -1,9 +1,32 @@
-import { PetCreationItem } from '../../../shared/pet-creation.js';
-import { PROFILE_FIELDS, type Profile } from '../../../shared/pet.js';
+import { PetCreationItem, type PetCreationData } from '../../../shared/pet-creation.js';
+import { PROFILE_FIELDS, type Pet, type Profile, type ProfileField } from '../../../shared/pet.js';
 import { fallbackProfile } from '../../ai/fallback-profile.js';
+import type { ProfileGenerator, ProfileUpdate } from '../../ai/profile-generator.js';
+import { TextProgressThrottle } from '../../ai/text-progress-throttle.js';
+import type { Logger } from '../../log.js';
 import { defineStep } from '../define-step.js';
 
-/** Writes an adopter-facing profile with the model, or a fallback profile when it cannot. */
+type Say = (itemId: string, data: Omit<PetCreationData, 'stage'>) => Promise<unknown>;
+
+/** Each field's share of the progress bar: four fields, then `completed` at 100. */
+function fieldProgress(field: ProfileField): number {
+  return Math.round(((PROFILE_FIELDS.indexOf(field) + 1) / (PROFILE_FIELDS.length + 1)) * 100);
+}
+
+/** A bio is a few sentences; while it is written, progress creeps towards the bio's own share. */
+const TYPICAL_BIO_CHARS = 400;
+function draftProgress(text: string): number {
+  const estimate = Math.floor((text.length / TYPICAL_BIO_CHARS) * fieldProgress('bio'));
+  return Math.max(1, Math.min(fieldProgress('bio') - 1, estimate));
+}
+
+/**
+ * Writes an adopter-facing profile with the model, streaming its progress:
+ * the bio as it is written, then each field the moment it is complete. When
+ * there is no model or it fails in any way, the fallback profile is used:
+ * fields already reported stay, the others are reported from the fallback,
+ * and the stored profile is wholly the model's or wholly the fallback.
+ */
 export const aiEnrichmentStep = defineStep({
   name: 'AiProfileEnrichment',
   title: 'AI enrichment',
@@ -11,45 +34,93 @@ export const aiEnrichmentStep = defineStep({
   emits: [],
   flows: ['petCreation'],
   async handler({ pet }, { logger, streams, pets, profiles, traceId, signal }) {
-    const stream = streams.petCreation;
+    const say: Say = (itemId, data) => streams.petCreation.set(traceId, itemId, { ...data, stage: 'enrichment' });
     logger.info({ petId: pet.id }, '🤖 AI Profile Enrichment started');
-    await stream.set(traceId, PetCreationItem.enrichmentStarted, {
-      message: `AI enrichment started for ${pet.name}`,
-      stage: 'enrichment',
-      progress: 0,
-    });
+    await say(PetCreationItem.enrichmentStarted, { message: `AI enrichment started for ${pet.name}`, progress: 0 });
 
-    let profile: Profile;
-    let fallback = false;
+    const reported = new Set<ProfileField>();
+    let fromModel: Profile | null = null;
     if (profiles) {
-      try {
-        profile = await profiles.generate(pet, { signal, logger });
-      } catch (error) {
-        logger.warn({ err: error, petId: pet.id }, '❌ AI Profile Enrichment failed, using fallback profile');
-        profile = fallbackProfile(pet);
-        fallback = true;
-      }
+      fromModel = await modelProfile(profiles, { pet, logger, signal, say, reported });
     } else {
       logger.info({ petId: pet.id }, 'No model configured, using fallback profile');
-      profile = fallbackProfile(pet);
-      fallback = true;
     }
-
-    for (const [index, field] of PROFILE_FIELDS.entries()) {
-      await stream.set(traceId, PetCreationItem.progress(field), {
+    const profile = fromModel ?? fallbackProfile(pet);
+    for (const field of PROFILE_FIELDS) {
+      if (reported.has(field)) continue;
+      await say(PetCreationItem.progress(field), {
         message: `Generated ${field} for ${pet.name}`,
-        stage: 'enrichment',
-        progress: Math.round(((index + 1) / (PROFILE_FIELDS.length + 1)) * 100),
+        progress: fieldProgress(field),
       });
     }
     await pets.update(pet.id, { profile });
-    await stream.set(traceId, PetCreationItem.completed, {
+    const fallback = fromModel === null;
+    await say(PetCreationItem.completed, {
       message: fallback
         ? `AI enrichment completed with fallback profile for ${pet.name}`
         : `AI enrichment completed for ${pet.name}`,
-      stage: 'enrichment',
       progress: 100,
     });
     logger.info({ petId: pet.id, fallback }, '✅ AI Profile Enrichment completed');
   },
 });
+
+type ModelRun = {
+  readonly pet: Pet;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+  readonly say: Say;
+  /** Fields whose progress event has been written. */
+  readonly reported: Set<ProfileField>;
+};
+
+/**
+ * The model's profile, its progress written as it streams in; null when the
+ * model failed (logged). A failed write is not the model's failure: it ends
+ * the model's stream and propagates, so the step attempt fails.
+ */
+async function modelProfile(profiles: ProfileGenerator, run: ModelRun): Promise<Profile | null> {
+  const { pet, say, reported, logger } = run;
+  const bioDrafts = new TextProgressThrottle();
+  const updates = profiles.generate(pet, { signal: run.signal, logger })[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      let next: IteratorResult<ProfileUpdate>;
+      try {
+        next = await updates.next();
+      } catch (error) {
+        logger.warn({ err: error, petId: pet.id }, '❌ AI Profile Enrichment failed, using fallback profile');
+        return null;
+      }
+      if (next.done) {
+        logger.warn({ petId: pet.id }, '❌ AI Profile Enrichment ended without a profile, using fallback profile');
+        return null;
+      }
+      const update = next.value;
+      switch (update.type) {
+        case 'bio':
+          if (bioDrafts.shouldWrite(update.text)) {
+            await say(PetCreationItem.progress('bio'), {
+              message: `Writing bio for ${pet.name}`,
+              progress: draftProgress(update.text),
+              partial: update.text,
+            });
+          }
+          break;
+        case 'field':
+          await say(PetCreationItem.progress(update.field), {
+            message: `Generated ${update.field} for ${pet.name}`,
+            progress: fieldProgress(update.field),
+            // The bio's last event carries all of it, so a client showing the drafts ends on the whole text.
+            ...(update.field === 'bio' && typeof update.value === 'string' ? { partial: update.value } : {}),
+          });
+          reported.add(update.field);
+          break;
+        case 'done':
+          return update.profile;
+      }
+    }
+  } finally {
+    await updates.return?.();
+  }
+}

@@ -1,0 +1,135 @@
+/** The demo's command line, validated: what to do, where, and how to show it. */
+import { PetInputSchema, type PetInput } from '../shared/pet.js';
+import { TraceIdSchema } from '../shared/trace-id.js';
+import { TRANSPORTS, type Transport } from './create-client.js';
+
+/** The flags as `node:util` parseArgs returns them. */
+export type DemoFlags = {
+  readonly name?: string | undefined;
+  readonly species?: string | undefined;
+  readonly age?: string | undefined;
+  readonly symptom?: readonly string[] | undefined;
+  readonly weight?: string | undefined;
+  readonly url?: string | undefined;
+  readonly transport?: string | undefined;
+  readonly watch?: string | undefined;
+  readonly token?: string | undefined;
+  readonly 'api-key'?: string | undefined;
+  readonly json?: boolean | undefined;
+  readonly help?: boolean | undefined;
+};
+
+export type DemoOptions = {
+  readonly url: string;
+  readonly transport: Transport;
+  readonly json: boolean;
+  /** Sent with every call, for servers that require API keys. */
+  readonly apiKey: string | undefined;
+  readonly task:
+    | { readonly kind: 'create'; readonly pet: PetInput }
+    | { readonly kind: 'watch'; readonly traceId: string; readonly token: string };
+};
+
+export const DEFAULT_URL = 'http://127.0.0.1:3000';
+
+export const DEMO_USAGE = `Creates a pet and shows its workflow live, or attaches to a running one.
+
+  npm run demo -- --name Max --species dog --age 24 --symptom coughing
+  npm run demo -- --watch <traceId> --token <streamToken>
+
+  --name <text>        the pet's name
+  --species <kind>     dog, cat, bird or other
+  --age <months>       age in months, 0-600
+  --symptom <text>     a symptom; repeat the flag for several
+  --weight <kg>        weight in kg (optional)
+  --watch <traceId>    attach to an existing workflow instead (needs --token)
+  --token <token>      the stream token pets.create answered with
+  --url <url>          the server (default ${DEFAULT_URL})
+  --transport ws|sse   how live events travel (default ws)
+  --api-key <key>      for servers that set API_KEYS
+  --json               one JSON object per line, for scripts
+  --help               this text
+
+Exit status: 0 when the workflow finished, 1 on an error (server down, token
+rejected, workflow gone), 2 on bad flags or input, 130 when interrupted.`;
+
+/** Thrown for flags that cannot run; its message names every bad flag. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** Pet fields as the flags that set them. */
+const FLAG_OF: Readonly<Record<string, string>> = {
+  name: '--name',
+  species: '--species',
+  ageMonths: '--age',
+  weightKg: '--weight',
+  symptoms: '--symptom',
+};
+
+export function demoOptions(flags: DemoFlags): DemoOptions {
+  const url = flags.url ?? DEFAULT_URL;
+  if (!/^https?:\/\/[^/]/.test(url)) throw new UsageError(`--url: must be an http(s) URL, got "${url}"`);
+  const transport = TRANSPORTS.find((t) => t === (flags.transport ?? 'ws'));
+  if (!transport)
+    throw new UsageError(`--transport: must be one of ${TRANSPORTS.join(', ')}, got "${flags.transport}"`);
+  const json = flags.json ?? false;
+  const apiKey = flags['api-key'];
+
+  if (flags.watch !== undefined || flags.token !== undefined) {
+    const petFlags = (['name', 'species', 'age', 'symptom', 'weight'] as const).filter(
+      (f) => flags[f] !== undefined,
+    );
+    if (petFlags.length > 0) {
+      throw new UsageError(
+        `--watch attaches to an existing workflow: drop ${petFlags.map((f) => `--${f}`).join(', ')}`,
+      );
+    }
+    if (flags.watch === undefined) throw new UsageError('--token goes with --watch <traceId>');
+    if (!TraceIdSchema.safeParse(flags.watch).success) {
+      throw new UsageError(`--watch: must be a trace id (32 lowercase hex characters), got "${flags.watch}"`);
+    }
+    if (!flags.token) throw new UsageError('--watch needs --token <streamToken>');
+    return {
+      url,
+      transport,
+      json,
+      apiKey,
+      task: { kind: 'watch', traceId: flags.watch, token: flags.token },
+    };
+  }
+  return { url, transport, json, apiKey, task: { kind: 'create', pet: petInput(flags) } };
+}
+
+function petInput(flags: DemoFlags): PetInput {
+  const problems: string[] = [];
+  const number = (flag: string, text: string | undefined): number | undefined => {
+    if (text === undefined) return undefined;
+    const value = Number(text);
+    if (text.trim() === '' || !Number.isFinite(value)) {
+      problems.push(`${flag}: must be a number, got "${text}"`);
+      return undefined;
+    }
+    return value;
+  };
+  const ageMonths = number('--age', flags.age);
+  const weightKg = number('--weight', flags.weight);
+  const candidate = {
+    name: flags.name,
+    species: flags.species,
+    ageMonths,
+    ...(weightKg === undefined ? {} : { weightKg }),
+    ...(flags.symptom && flags.symptom.length > 0 ? { symptoms: [...flags.symptom] } : {}),
+  };
+  const parsed = PetInputSchema.safeParse(candidate);
+  if (parsed.success && problems.length === 0) return parsed.data;
+  for (const issue of parsed.success ? [] : parsed.error.issues) {
+    const field = String(issue.path[0] ?? '');
+    const flag = FLAG_OF[field] ?? field;
+    // A number flag that did not parse is reported once, as such.
+    if (problems.some((p) => p.startsWith(`${flag}:`))) continue;
+    const missing = candidate[field as keyof typeof candidate] === undefined;
+    problems.push(`${flag}: ${missing ? 'is required' : issue.message}`);
+  }
+  throw new UsageError(`invalid input: ${problems.join('; ')}`);
+}

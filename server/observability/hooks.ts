@@ -1,0 +1,18 @@
+/**
+ * What the engine reports to observability. The engine holds these small
+ * interfaces (absent means nothing is recorded); their implementations keep
+ * the per-event cost to a counter increment and one histogram observation.
+ */
+import type { StoredEvent } from '../streams/stream-storage.js';
+
+export type StreamObserver = {
+  /** An event handed to a subscriber; `live` is false for history replay. */
+  readonly delivered: (event: StoredEvent, live: boolean) => void;
+};
+
+/** Ends a step attempt: `null` when it succeeded, its error when it failed. */
+export type AttemptEnd = (error: unknown) => void;
+
+export type StepObserver = {
+  readonly attemptStarted: (traceId: string, step: string, attempt: number) => AttemptEnd;
+};

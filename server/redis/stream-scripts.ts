@@ -1,0 +1,76 @@
+import { RedisScript } from './script.js';
+
+/**
+ * Appends one event to a stream group (keys: see StreamGroupKeys).
+ *
+ * - Idempotent: with a key (ARGV[1] = '1', ARGV[2] = key) a second append
+ *   stores nothing and returns the event the first one stored.
+ * - The log is a Redis Stream trimmed with `MAXLEN ~ limit`: Redis keeps at
+ *   least `limit` entries and drops whole internal nodes of older ones.
+ * - Each entry carries `p`, the id of the entry before it: after trimming,
+ *   the oldest kept entry's `p` names the newest trimmed one, which is what
+ *   tells a resuming reader whether it missed anything.
+ * - Once the group has finished, every key of the group gets the retention
+ *   time as its TTL (again on any later write).
+ *
+ * KEYS: log, items, order, idempotency, meta.
+ * ARGV: has key ('1'|'0'), key, item id, kind, event JSON without its id,
+ *       history limit, retention ms.
+ * Returns the stored event as JSON, id included.
+ */
+export const appendEventScript = new RedisScript(`
+local log, items, order, idem, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+if ARGV[1] == '1' then
+  local earlier = redis.call('HGET', idem, ARGV[2])
+  if earlier then return earlier end
+end
+local previous = redis.call('HGET', meta, 'last') or ''
+local id = redis.call('XADD', log, 'MAXLEN', '~', ARGV[6], '*', 'p', previous, 'e', ARGV[5])
+redis.call('HSET', meta, 'last', id)
+local event = '{"eventId":"' .. id .. '",' .. string.sub(ARGV[5], 2)
+local itemId, kind = ARGV[3], ARGV[4]
+if kind == 'set' then
+  redis.call('HSET', items, itemId, event)
+  if not redis.call('ZSCORE', order, itemId) then
+    redis.call('ZADD', order, redis.call('HINCRBY', meta, 'items', 1), itemId)
+  end
+elseif kind == 'delete' then
+  redis.call('HDEL', items, itemId)
+  redis.call('ZREM', order, itemId)
+elseif kind == 'finished' then
+  redis.call('HSET', meta, 'finished', '1')
+end
+if ARGV[1] == '1' then redis.call('HSET', idem, ARGV[2], event) end
+if redis.call('HEXISTS', meta, 'finished') == 1 then
+  for _, key in ipairs(KEYS) do redis.call('PEXPIRE', key, ARGV[7]) end
+end
+return event
+`);
+
+/**
+ * The group's log after a position, with its oldest kept entry (whose `p`
+ * says what was trimmed), in one consistent read.
+ *
+ * KEYS: log. ARGV: XRANGE start ('-' or '(<id>').
+ * Returns false when the group does not exist, else { oldest entry, entries }.
+ */
+export const readAfterScript = new RedisScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+return {redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1), redis.call('XRANGE', KEYS[1], ARGV[1], '+')}
+`);
+
+/**
+ * Current values of every item of a group, in the order they were first set.
+ * KEYS: items, order. Returns the events as JSON.
+ */
+export const readGroupScript = new RedisScript(`
+local ids = redis.call('ZRANGE', KEYS[2], 0, -1)
+local events = {}
+for from = 1, #ids, 1000 do
+  local values = redis.call('HMGET', KEYS[1], unpack(ids, from, math.min(from + 999, #ids)))
+  for _, value in ipairs(values) do
+    if value then table.insert(events, value) end
+  end
+end
+return events
+`);

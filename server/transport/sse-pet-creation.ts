@@ -1,0 +1,90 @@
+import type http from 'node:http';
+
+import { TRPCError } from '@trpc/server';
+
+import { compareEventIds } from '../../shared/stream-event.js';
+import type { Context } from '../context.js';
+import { streamTokenRejected, workflowNotFound } from '../errors.js';
+import { PetCreationSubscriptionInput } from '../router/pet-creation.js';
+import { SerializedEvent, serializedEvent } from '../streams/serialized-event.js';
+import { SseWriter } from './sse-writer.js';
+
+export type PetCreationSseRequest = {
+  readonly ctx: Context;
+  readonly res: http.ServerResponse;
+  readonly traceId: string;
+  readonly token: string | undefined;
+  /** From the `Last-Event-ID` header or the `lastEventId` query parameter. */
+  readonly lastEventId: string | undefined;
+  readonly heartbeatMs: number;
+  /** Aborted when the client goes away. */
+  readonly signal: AbortSignal;
+};
+
+/**
+ * One workflow's `petCreation` stream as plain Server-Sent Events, with the
+ * checks of the `petCreation.onUpdate` subscription, in its order: input,
+ * token, workflow. Those throw a TRPCError before anything is written. Then
+ * every event after `lastEventId`, each as `id:` (its event id), `event:`
+ * (its kind) and `data:` (the event as JSON); the response ends after the
+ * finished event. A resume from the finished event itself answers 204, which
+ * tells EventSource clients to stop reconnecting.
+ */
+export async function streamPetCreation(request: PetCreationSseRequest): Promise<void> {
+  const { ctx, res, signal } = request;
+  const parsed = PetCreationSubscriptionInput.safeParse({
+    traceId: request.traceId,
+    token: request.token,
+    lastEventId: request.lastEventId,
+  });
+  if (!parsed.success)
+    throw new TRPCError({ code: 'BAD_REQUEST', message: 'Invalid input', cause: parsed.error });
+  const { traceId, token, lastEventId = null } = parsed.data;
+  const check = ctx.tokens.verify(traceId, token);
+  if (check !== 'ok') throw streamTokenRejected(check);
+  const workflow = await ctx.workflows.get(traceId);
+  if (!workflow) throw workflowNotFound();
+  const stream = ctx.streams.petCreation;
+
+  if (
+    lastEventId !== null &&
+    workflow.finishedAt &&
+    (await finishedAtOrBefore(ctx, traceId, lastEventId, signal))
+  ) {
+    res.writeHead(204).end();
+    return;
+  }
+
+  const writer = new SseWriter(res, { heartbeatMs: request.heartbeatMs });
+  writer.open();
+  try {
+    for await (const event of stream.subscribe(traceId, { after: lastEventId, signal })) {
+      const serialized = serializedEvent(event);
+      // Each event's JSON text is made once and shared by every subscriber.
+      const json = serialized instanceof SerializedEvent ? serialized.json : JSON.stringify(event);
+      await writer.event({ id: event.eventId, event: event.kind, json });
+    }
+  } catch (error) {
+    // The stream is open, so the error can only be told in it; the client
+    // reconnects with Last-Event-ID and resumes where it stopped.
+    ctx.log.warn({ err: error, traceId }, '❌ SSE stream interrupted');
+    await writer.comment('interrupted: reconnect with Last-Event-ID to resume');
+  } finally {
+    writer.end();
+  }
+}
+
+/** True when the group's finished event is `lastEventId` or older: nothing will follow. */
+async function finishedAtOrBefore(
+  ctx: Context,
+  traceId: string,
+  lastEventId: string,
+  signal: AbortSignal,
+): Promise<boolean> {
+  // The workflow is marked finished just before its finished event is
+  // written, so this waits for that event rather than reading a snapshot.
+  for await (const event of ctx.streams.petCreation.subscribe(traceId, { signal })) {
+    if (event.kind === 'finished') return compareEventIds(event.eventId, lastEventId) <= 0;
+  }
+  return false;
+}

@@ -1,0 +1,155 @@
+import { z } from 'zod';
+
+/**
+ * A workflow's timeline: what happened, in order, all under one trace id.
+ * Entries are append-only and numbered (`seq`) within their trace, so a live
+ * reader can resume after the last one it saw.
+ */
+const entryBase = {
+  /** 1, 2, 3… within the trace; pass the last one back to resume. */
+  seq: z.number().int().min(1),
+  /** ISO-8601 time the entry was recorded. */
+  at: z.string(),
+};
+
+export const StepRunStatusSchema = z.enum(['running', 'succeeded', 'failed']);
+export type StepRunStatus = z.infer<typeof StepRunStatusSchema>;
+
+export const LogLevelNameSchema = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
+export type LogLevelName = z.infer<typeof LogLevelNameSchema>;
+
+export const TraceEntrySchema = z.discriminatedUnion('kind', [
+  z.object({
+    ...entryBase,
+    kind: z.literal('workflow_started'),
+    flow: z.string(),
+    subject: z.string(),
+    /** Steps the workflow waits for. */
+    steps: z.array(z.string()),
+  }),
+  z.object({
+    ...entryBase,
+    kind: z.literal('step_started'),
+    step: z.string(),
+    attempt: z.number().int().min(1),
+  }),
+  z.object({
+    ...entryBase,
+    kind: z.literal('step_finished'),
+    step: z.string(),
+    attempt: z.number().int().min(1),
+    status: z.enum(['succeeded', 'failed']),
+    start: z.string(),
+    end: z.string(),
+    durationMs: z.number().min(0),
+    /** The failure's message (never its stack). */
+    error: z.string().nullable(),
+  }),
+  z.object({
+    ...entryBase,
+    kind: z.literal('emit'),
+    topic: z.string(),
+  }),
+  z.object({
+    ...entryBase,
+    kind: z.literal('stream_write'),
+    stream: z.string(),
+    eventId: z.string(),
+    itemId: z.string(),
+    eventKind: z.enum(['set', 'delete', 'finished']),
+    /** The event's data as written. */
+    data: z.unknown(),
+  }),
+  z.object({
+    ...entryBase,
+    kind: z.literal('log'),
+    level: LogLevelNameSchema,
+    msg: z.string(),
+    step: z.string().nullable(),
+  }),
+  z.object({
+    ...entryBase,
+    kind: z.literal('workflow_finished'),
+    outcomes: z.record(z.string(), z.enum(['succeeded', 'dead'])),
+  }),
+]);
+export type TraceEntry = z.infer<typeof TraceEntrySchema>;
+export type TraceEntryKind = TraceEntry['kind'];
+
+type DistributiveOmit<T, TKey extends PropertyKey> = T extends unknown ? Omit<T, TKey> : never;
+
+/** An entry before the trace numbers and stamps it. */
+export type TraceEntryInput = DistributiveOmit<TraceEntry, 'seq' | 'at'>;
+
+/** One attempt of one step, as the timeline shows it. */
+export const StepRunSchema = z.object({
+  step: z.string(),
+  attempt: z.number().int().min(1),
+  status: StepRunStatusSchema,
+  start: z.string(),
+  end: z.string().nullable(),
+  durationMs: z.number().min(0).nullable(),
+  error: z.string().nullable(),
+});
+export type StepRun = z.infer<typeof StepRunSchema>;
+
+export const TraceSummarySchema = z.object({
+  traceId: z.string(),
+  /** Null until the workflow registers (a log line may come first). */
+  flow: z.string().nullable(),
+  subject: z.string().nullable(),
+  status: z.enum(['running', 'finished']),
+  /** Steps that ended dead (every attempt failed). */
+  failedSteps: z.number().int().min(0),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  /** Entries recorded, including any dropped. */
+  entryCount: z.number().int().min(0),
+  /** Oldest entries dropped because the trace reached its entry limit. */
+  droppedEntries: z.number().int().min(0),
+});
+export type TraceSummary = z.infer<typeof TraceSummarySchema>;
+
+export const TraceSchema = TraceSummarySchema.extend({
+  entries: z.array(TraceEntrySchema),
+  /** Every step attempt, in the order they started. */
+  stepRuns: z.array(StepRunSchema),
+});
+export type Trace = z.infer<typeof TraceSchema>;
+
+export const TracePageSchema = z.object({
+  items: z.array(TraceSummarySchema),
+  /** Pass back as `cursor` for the next (older) page; null on the last page. */
+  nextCursor: z.string().nullable(),
+});
+export type TracePage = z.infer<typeof TracePageSchema>;
+
+/** Folds a trace's step entries into one run per attempt. */
+export function stepRunsOf(entries: readonly TraceEntry[]): StepRun[] {
+  const runs = new Map<string, StepRun>();
+  for (const entry of entries) {
+    if (entry.kind === 'step_started') {
+      runs.set(`${entry.step}\u0000${entry.attempt}`, {
+        step: entry.step,
+        attempt: entry.attempt,
+        status: 'running',
+        start: entry.at,
+        end: null,
+        durationMs: null,
+        error: null,
+      });
+    } else if (entry.kind === 'step_finished') {
+      // Set again so a run whose start entry was dropped still shows.
+      runs.set(`${entry.step}\u0000${entry.attempt}`, {
+        step: entry.step,
+        attempt: entry.attempt,
+        status: entry.status,
+        start: entry.start,
+        end: entry.end,
+        durationMs: entry.durationMs,
+        error: entry.error,
+      });
+    }
+  }
+  return [...runs.values()];
+}

@@ -1,0 +1,135 @@
+/**
+ * The PetStore contract, run against the in-memory store and the Redis one;
+ * then what only a shared store can promise (several instances, one set of pets).
+ */
+import { randomUUID } from 'node:crypto';
+
+import { afterAll, describe, expect, test } from 'vitest';
+
+import type { PetInput } from '../../shared/pet.js';
+import { RedisKeys } from '../../server/redis/keys.js';
+import { MemoryPetStore } from '../../server/store/memory-pet-store.js';
+import type { PetStore } from '../../server/store/pet-store.js';
+import { RedisPetStore } from '../../server/store/redis-pet-store.js';
+import { buddy, luna, max } from '../support/pets.js';
+import { redisFixture } from '../support/redis.js';
+
+const redis = redisFixture();
+afterAll(() => redis.cleanup());
+
+/** A clock the test moves by hand. */
+function manualClock(start = Date.parse('2030-01-01T00:00:00.000Z')) {
+  let now = start;
+  return { now: () => new Date(now), advance: (ms: number) => void (now += ms) };
+}
+
+const implementations: { name: string; create: (now: () => Date) => PetStore }[] = [
+  { name: 'memory', create: (now) => new MemoryPetStore(now) },
+  {
+    name: 'redis',
+    // A fresh prefix per store: ids start at 1 and listings see only this store's pets.
+    create: (now) =>
+      new RedisPetStore({
+        client: redis.connect().commands,
+        keys: new RedisKeys(`${redis.prefix}${randomUUID()}:`),
+        now,
+      }),
+  },
+];
+
+describe.each(implementations)('PetStore contract: $name', ({ create }) => {
+  test('create assigns an id and status "new", keeps every field, and get returns the same pet', async () => {
+    const clock = manualClock();
+    const store = create(clock.now);
+    const input: PetInput = { ...max, weightKg: 31.4159 };
+    const pet = await store.create(input);
+    expect(pet).toEqual({
+      ...input,
+      id: '1',
+      status: 'new',
+      createdAt: '2030-01-01T00:00:00.000Z',
+      updatedAt: '2030-01-01T00:00:00.000Z',
+    });
+    expect(await store.get('1')).toEqual(pet);
+    expect((await store.create(buddy)).id).toBe('2');
+    expect(await store.get('404')).toBeNull();
+  });
+
+  test('update applies only the patch and bumps updatedAt; an unknown id gives null', async () => {
+    const clock = manualClock();
+    const store = create(clock.now);
+    const pet = await store.create(luna);
+    clock.advance(1500);
+    const updated = await store.update(pet.id, { status: 'in_quarantine', notes: 'Welcome' });
+    expect(updated).toEqual({
+      ...pet,
+      status: 'in_quarantine',
+      notes: 'Welcome',
+      updatedAt: '2030-01-01T00:00:01.500Z',
+    });
+    expect(await store.get(pet.id)).toEqual(updated);
+    expect(await store.update('404', { status: 'ill' })).toBeNull();
+    expect(await store.get('404')).toBeNull();
+  });
+
+  test('concurrent updates of different fields keep both', async () => {
+    const store = create(manualClock().now);
+    const pet = await store.create(buddy);
+    const profile = {
+      bio: 'A good dog',
+      breedGuess: 'Mixed',
+      temperamentTags: ['calm', 'kind', 'loyal'],
+      adopterHints: 'Walks',
+    };
+    await Promise.all([
+      store.update(pet.id, { status: 'healthy', nextFeedingAt: '2030-01-02T00:00:00.000Z' }),
+      store.update(pet.id, { profile }),
+    ]);
+    expect(await store.get(pet.id)).toMatchObject({
+      status: 'healthy',
+      nextFeedingAt: '2030-01-02T00:00:00.000Z',
+      profile,
+    });
+  });
+
+  test('list gives the newest first, at most `limit`', async () => {
+    const store = create(manualClock().now);
+    for (const input of [max, luna, buddy]) await store.create(input);
+    expect((await store.list(10)).map((p) => p.name)).toEqual(['Buddy', 'Luna', 'Max']);
+    expect((await store.list(2)).map((p) => p.name)).toEqual(['Buddy', 'Luna']);
+  });
+
+  test('returned pets are copies: changing one changes nothing stored', async () => {
+    const store = create(manualClock().now);
+    const pet = await store.create({ ...max, symptoms: ['coughing'] });
+    pet.symptoms?.push('sneezing');
+    expect((await store.get(pet.id))?.symptoms).toEqual(['coughing']);
+  });
+});
+
+describe('PetStore on Redis: several instances share one set of pets', () => {
+  const keys = new RedisKeys(`${redis.prefix}shared:`);
+  const [a, b] = [redis.connect(), redis.connect()].map(
+    (c) => new RedisPetStore({ client: c.commands, keys }),
+  );
+
+  test('a pet created on one instance is read, updated and listed on another', async () => {
+    if (!a || !b) throw new Error('two stores expected');
+    const pet = await a.create(max);
+    expect(await b.get(pet.id)).toEqual(pet);
+    await b.update(pet.id, { status: 'ill' });
+    expect((await a.get(pet.id))?.status).toBe('ill');
+    expect((await a.list(1)).map((p) => p.id)).toEqual([pet.id]);
+  });
+
+  test('concurrent creates on two instances never share an id', async () => {
+    if (!a || !b) throw new Error('two stores expected');
+    const created = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).create(buddy)));
+    const ids = created.map((p) => p.id);
+    expect(new Set(ids).size).toBe(40);
+    const listed = await b.list(500);
+    expect(listed.map((p) => p.id)).toEqual(
+      [...listed.map((p) => p.id)].sort((x, y) => Number(y) - Number(x)),
+    );
+  });
+});

@@ -1,0 +1,378 @@
+/**
+ * The StreamStorage contract against memory and Redis: ordering, current
+ * values, idempotent appends, bounded history with resets, expiry, live
+ * delivery, and a subscription that starts while another writer appends.
+ * Then what only Redis promises: several instances, one set of streams, one
+ * blocked connection per process however many subscriptions it serves.
+ */
+import { randomUUID } from 'node:crypto';
+
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, describe, expect, test, vi } from 'vitest';
+import { z } from 'zod';
+
+import { createDeferred } from '../../shared/deferred.js';
+import { compareEventIds } from '../../shared/stream-event.js';
+import { defineStream, Stream } from '../../server/streams/define-stream.js';
+import { MemoryStreamStorage } from '../../server/streams/memory-stream-storage.js';
+import { RedisStreamStorage } from '../../server/streams/redis-stream-storage.js';
+import type { StoredEvent, StreamStorage } from '../../server/streams/stream-storage.js';
+import { redisFixture, silentLogger, TEST_REDIS_URL } from '../support/redis.js';
+
+const redis = redisFixture();
+afterAll(() => redis.cleanup());
+
+type StorageOptions = { readonly historyLimit: number; readonly retentionMs: number };
+const defaults: StorageOptions = { historyLimit: 1000, retentionMs: 60_000 };
+
+const open: StreamStorage[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((storage) => storage.close()));
+  await redis.disconnect();
+});
+
+function redisStorage(options: StorageOptions, name?: string): RedisStreamStorage {
+  const connections = redis.connect(name);
+  const storage = new RedisStreamStorage({
+    client: connections.commands,
+    reader: connections.streamReader,
+    keys: redis.keys,
+    log: silentLogger(),
+    ...options,
+  });
+  open.push(storage);
+  return storage;
+}
+
+const implementations: {
+  name: string;
+  /** A reader and a writer: one storage in memory, two instances on Redis. */
+  create: (options?: Partial<StorageOptions>) => [StreamStorage, StreamStorage];
+}[] = [
+  {
+    name: 'memory',
+    create: (options) => {
+      const storage = new MemoryStreamStorage({ ...defaults, ...options });
+      open.push(storage);
+      return [storage, storage];
+    },
+  },
+  {
+    name: 'redis',
+    create: (options) => [
+      redisStorage({ ...defaults, ...options }),
+      redisStorage({ ...defaults, ...options }),
+    ],
+  },
+];
+
+const STREAM = 'contract';
+const newGroup = () => randomUUID();
+const append = (
+  storage: StreamStorage,
+  groupId: string,
+  n: number,
+  extra: { itemId?: string; idempotencyKey?: string } = {},
+) =>
+  storage.append({
+    stream: STREAM,
+    groupId,
+    itemId: extra.itemId ?? 'item',
+    kind: 'set',
+    data: { n },
+    idempotencyKey: extra.idempotencyKey,
+  });
+const numbers = (events: readonly StoredEvent[]) => events.map((e) => (e.data as { n: number }).n);
+
+function expectIncreasingIds(events: readonly StoredEvent[]): void {
+  for (let i = 1; i < events.length; i += 1) {
+    expect(compareEventIds(events[i]?.eventId ?? '0', events[i - 1]?.eventId ?? '0')).toBe(1);
+  }
+}
+
+describe.each(implementations)('StreamStorage contract: $name', ({ create }) => {
+  test('append returns the stored event; readAfter gives the log in order, or what follows an id', async () => {
+    const [storage] = create();
+    const group = newGroup();
+    const first = await append(storage, group, 1);
+    expect(first).toEqual({
+      eventId: expect.any(String),
+      stream: STREAM,
+      groupId: group,
+      itemId: 'item',
+      kind: 'set',
+      data: { n: 1 },
+      time: expect.any(String),
+    });
+    for (let n = 2; n <= 5; n += 1) await append(storage, group, n);
+    const all = await storage.readAfter(STREAM, group, null);
+    expect(all.reset).toBe(false);
+    expect(numbers(all.events)).toEqual([1, 2, 3, 4, 5]);
+    expect(all.events[0]).toEqual(first);
+    expectIncreasingIds(all.events);
+    const rest = await storage.readAfter(STREAM, group, all.events[2]?.eventId ?? null);
+    expect(rest).toEqual({ events: all.events.slice(3), reset: false });
+    expect(await storage.readAfter(STREAM, group, all.events[4]?.eventId ?? null)).toEqual({
+      events: [],
+      reset: false,
+    });
+  });
+
+  test('current values follow set and delete; getGroup lists items in the order they were first set', async () => {
+    const [storage] = create();
+    const group = newGroup();
+    await append(storage, group, 1, { itemId: 'a' });
+    await append(storage, group, 2, { itemId: 'b' });
+    const a3 = await append(storage, group, 3, { itemId: 'a' });
+    await append(storage, group, 4, { itemId: 'c' });
+    expect(await storage.getItem(STREAM, group, 'a')).toEqual(a3);
+    expect(
+      (await storage.getGroup(STREAM, group)).map((e) => [e.itemId, (e.data as { n: number }).n]),
+    ).toEqual([
+      ['a', 3],
+      ['b', 2],
+      ['c', 4],
+    ]);
+
+    const deleted = await storage.append({
+      stream: STREAM,
+      groupId: group,
+      itemId: 'a',
+      kind: 'delete',
+      data: null,
+    });
+    expect(deleted).toMatchObject({ kind: 'delete', itemId: 'a', data: null });
+    expect(await storage.getItem(STREAM, group, 'a')).toBeNull();
+    await append(storage, group, 5, { itemId: 'a' });
+    expect((await storage.getGroup(STREAM, group)).map((e) => e.itemId)).toEqual(['b', 'c', 'a']);
+    expect(await storage.getItem(STREAM, newGroup(), 'a')).toBeNull();
+    expect(await storage.getGroup(STREAM, newGroup())).toEqual([]);
+  });
+
+  test('idempotent appends: a repeated key stores nothing and returns the first event; keys are per group', async () => {
+    const [storage, other] = create();
+    const group = newGroup();
+    const first = await append(storage, group, 1, { idempotencyKey: 'step:msg:1' });
+    // Another instance retrying the same write, with different data.
+    const again = await append(other, group, 99, { idempotencyKey: 'step:msg:1' });
+    expect(again).toEqual(first);
+    const concurrent = await Promise.all([
+      append(storage, group, 2, { idempotencyKey: 'step:msg:2' }),
+      append(other, group, 2, { idempotencyKey: 'step:msg:2' }),
+    ]);
+    expect(concurrent[0]).toEqual(concurrent[1]);
+    expect(numbers((await storage.readAfter(STREAM, group, null)).events)).toEqual([1, 2]);
+    expect((await storage.getItem(STREAM, group, 'item'))?.data).toEqual({ n: 2 });
+
+    const elsewhere = newGroup();
+    await append(storage, elsewhere, 7, { idempotencyKey: 'step:msg:1' });
+    expect(numbers((await storage.readAfter(STREAM, elsewhere, null)).events)).toEqual([7]);
+  });
+
+  test('history is bounded: the newest events are kept, and a reader that missed trimmed ones gets a reset', async () => {
+    const historyLimit = 5;
+    const [storage] = create({ historyLimit });
+    const group = newGroup();
+    const appended: StoredEvent[] = [];
+    // Redis trims whole internal nodes (~100 entries): write enough to force it.
+    for (let n = 0; n < 250; n += 1) appended.push(await append(storage, group, n));
+
+    const kept = await storage.readAfter(STREAM, group, null);
+    expect(kept.reset).toBe(true);
+    expect(kept.events.length).toBeGreaterThanOrEqual(historyLimit);
+    expect(kept.events.length).toBeLessThan(250);
+    const firstKept = appended.length - kept.events.length;
+    expect(kept.events).toEqual(appended.slice(firstKept));
+
+    // Missed trimmed events: a reset, then everything still kept.
+    expect(await storage.readAfter(STREAM, group, appended[0]?.eventId ?? null)).toEqual({
+      events: kept.events,
+      reset: true,
+    });
+    // Saw the last trimmed event: nothing is missing.
+    expect(await storage.readAfter(STREAM, group, appended[firstKept - 1]?.eventId ?? null)).toEqual({
+      events: kept.events,
+      reset: false,
+    });
+    expect(await storage.readAfter(STREAM, group, appended.at(-2)?.eventId ?? null)).toEqual({
+      events: appended.slice(-1),
+      reset: false,
+    });
+  });
+
+  test('a group that does not exist reads empty, with a reset when an id is given', async () => {
+    const [storage] = create();
+    expect(await storage.readAfter(STREAM, newGroup(), null)).toEqual({ events: [], reset: false });
+    expect(await storage.readAfter(STREAM, newGroup(), '1700000000000-3')).toEqual({
+      events: [],
+      reset: true,
+    });
+  });
+
+  test('a finished group expires after the retention time; an unfinished one stays', async () => {
+    const [storage] = create({ retentionMs: 100 });
+    const finished = newGroup();
+    const running = newGroup();
+    await append(storage, running, 1, { idempotencyKey: 'k' });
+    await append(storage, finished, 1, { idempotencyKey: 'k' });
+    const last = await storage.append({
+      stream: STREAM,
+      groupId: finished,
+      itemId: 'workflow',
+      kind: 'finished',
+      data: { n: 2 },
+    });
+    await vi.waitFor(
+      async () =>
+        expect(await storage.readAfter(STREAM, finished, null)).toEqual({ events: [], reset: false }),
+      { timeout: 3000, interval: 20 },
+    );
+    expect(await storage.readAfter(STREAM, finished, last.eventId)).toEqual({ events: [], reset: true });
+    expect(await storage.getItem(STREAM, finished, 'item')).toBeNull();
+    expect(await storage.getGroup(STREAM, finished)).toEqual([]);
+    // The idempotency record went with it.
+    expect((await append(storage, finished, 3, { idempotencyKey: 'k' })).data).toEqual({ n: 3 });
+    expect(numbers((await storage.readAfter(STREAM, running, null)).events)).toEqual([1]);
+  });
+
+  test('listen delivers every event appended after it, in order, once; nothing from before or after unlisten', async () => {
+    // "After" is well defined within one process; across instances the engine
+    // reads history after listening (tested below), which closes any gap.
+    const [storage] = create();
+    const writer = storage;
+    const group = newGroup();
+    await append(writer, group, 0);
+    const received: StoredEvent[] = [];
+    const unlisten = storage.listen(STREAM, group, (event) => received.push(event));
+    const elsewhere: StoredEvent[] = [];
+    const unlistenElsewhere = storage.listen(STREAM, newGroup(), (event) => elsewhere.push(event));
+    expect(storage.listenerCount()).toBe(2);
+    for (let n = 1; n <= 20; n += 1) await append(writer, group, n);
+    await vi.waitFor(() => expect(received).toHaveLength(20), { timeout: 3000, interval: 5 });
+    expect(numbers(received)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expectIncreasingIds(received);
+
+    // A repeated idempotent write is not a new event.
+    await append(writer, group, 21, { idempotencyKey: 'once' });
+    await append(writer, group, 21, { idempotencyKey: 'once' });
+    await append(writer, group, 22);
+    await vi.waitFor(() => expect(numbers(received).slice(20)).toEqual([21, 22]), {
+      timeout: 3000,
+      interval: 5,
+    });
+
+    unlisten();
+    unlistenElsewhere();
+    expect(storage.listenerCount()).toBe(0);
+    await append(writer, group, 23);
+    const late: StoredEvent[] = [];
+    const unlistenLate = storage.listen(STREAM, group, (event) => late.push(event));
+    await append(writer, group, 24);
+    await vi.waitFor(() => expect(numbers(late)).toEqual([24]), { timeout: 3000, interval: 5 });
+    unlistenLate();
+    expect(received).toHaveLength(22);
+    expect(elsewhere).toEqual([]);
+  });
+
+  test('a second listener on the same group gets only what follows its own listen', async () => {
+    const [storage] = create();
+    const writer = storage;
+    const group = newGroup();
+    const first: StoredEvent[] = [];
+    const second: StoredEvent[] = [];
+    const unlistenFirst = storage.listen(STREAM, group, (event) => first.push(event));
+    await append(writer, group, 1);
+    const unlistenSecond = storage.listen(STREAM, group, (event) => second.push(event));
+    await append(writer, group, 2);
+    await vi.waitFor(() => expect(numbers(second)).toEqual([2]), { timeout: 3000, interval: 5 });
+    expect(numbers(first)).toEqual([1, 2]);
+    unlistenFirst();
+    unlistenSecond();
+  });
+
+  test('subscribing while another writer appends: history then live, every event once, in order', async () => {
+    const [storage, writer] = create();
+    const definition = defineStream({ name: STREAM, schema: z.object({ n: z.number() }) });
+    const reading = new Stream(definition, storage, { subscriberBufferLimit: 10_000 });
+    const writing = new Stream(definition, writer, { subscriberBufferLimit: 10_000 });
+    const group = newGroup();
+    const total = 300;
+    const halfway = createDeferred<void>();
+    const writes = (async () => {
+      for (let n = 0; n < total; n += 1) {
+        await writing.set(group, `item${n % 7}`, { n });
+        if (n === 50) halfway.resolve();
+      }
+      await writing.finish(group, { n: total });
+    })();
+    await halfway.promise;
+    const seen: StoredEvent[] = [];
+    for await (const event of reading.subscribe(group)) seen.push(event);
+    await writes;
+    expect(numbers(seen)).toEqual(Array.from({ length: total + 1 }, (_, i) => i));
+    expect(seen.at(-1)?.kind).toBe('finished');
+    expectIncreasingIds(seen);
+
+    // Resuming after any event gives exactly the rest.
+    const resumeAfter = seen[123]?.eventId;
+    const rest: StoredEvent[] = [];
+    for await (const event of reading.subscribe(group, { after: resumeAfter })) rest.push(event);
+    expect(rest).toEqual(seen.slice(124));
+    await vi.waitFor(() => expect(storage.listenerCount()).toBe(0));
+  });
+});
+
+describe('StreamStorage on Redis: several instances', () => {
+  test('live events cross instances through one blocked connection per process, however many subscriptions', async () => {
+    const name = `readers-${randomUUID().slice(0, 8)}`;
+    const watching = redisStorage(defaults, name);
+    const writing = redisStorage(defaults);
+    const groups = Array.from({ length: 60 }, newGroup);
+    const received = new Map<string, number[]>(groups.map((g) => [g, []]));
+    const unlisteners = groups.map((group) =>
+      watching.listen(STREAM, group, (event) => received.get(group)?.push((event.data as { n: number }).n)),
+    );
+    // As a subscription does: read history after listening; live delivery then starts no later than this read.
+    await Promise.all(groups.map((group) => watching.readAfter(STREAM, group, null)));
+    await Promise.all(
+      groups.map(async (group) => {
+        for (let n = 0; n < 3; n += 1) await append(writing, group, n);
+      }),
+    );
+    await vi.waitFor(() => expect([...received.values()].every((ns) => ns.length === 3)).toBe(true), {
+      timeout: 5000,
+      interval: 10,
+    });
+    expect([...received.values()].every((ns) => ns.join() === '0,1,2')).toBe(true);
+
+    const admin = new Redis(TEST_REDIS_URL);
+    try {
+      const clients = String(await admin.client('LIST'))
+        .split('\n')
+        .filter((line) => line.includes(` name=${name}:`));
+      expect(clients.filter((line) => line.includes(`name=${name}:stream-reader`))).toHaveLength(1);
+      // commands, stream reader, bus: fixed, whatever the number of subscriptions.
+      expect(clients).toHaveLength(3);
+    } finally {
+      admin.disconnect();
+    }
+    for (const unlisten of unlisteners) unlisten();
+  });
+
+  test('event ids are valid on every instance: resume on one with the id from another', async () => {
+    const [a, b] = [redisStorage(defaults), redisStorage(defaults)];
+    const definition = defineStream({ name: STREAM, schema: z.object({ n: z.number() }) });
+    const [onA, onB] = [a, b].map(
+      (storage) => new Stream(definition, storage, { subscriberBufferLimit: 100 }),
+    );
+    const group = newGroup();
+    for (let n = 0; n < 5; n += 1) await onA?.set(group, 'item', { n });
+    await onA?.finish(group, { n: 5 });
+    const fromA: StoredEvent[] = [];
+    for await (const event of onA?.subscribe(group) ?? []) fromA.push(event);
+    expect(fromA[0]?.eventId).toMatch(/^\d+-\d+$/);
+    const fromB: StoredEvent[] = [];
+    for await (const event of onB?.subscribe(group, { after: fromA[2]?.eventId }) ?? []) fromB.push(event);
+    expect(fromB).toEqual(fromA.slice(3));
+  });
+});

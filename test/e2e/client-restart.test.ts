@@ -1,0 +1,69 @@
+import type { AddressInfo } from 'node:net';
+
+import { afterEach, describe, expect, test } from 'vitest';
+
+import { createPetClient, type WatchStateChange } from '../../client/create-client.js';
+import { createDeferred } from '../../shared/deferred.js';
+import type { PetCreationEvent } from '../../shared/pet-creation.js';
+import { collect } from '../support/async.js';
+import { max } from '../support/pets.js';
+import { deleteKeys, randomKeyPrefix, TEST_REDIS_URL } from '../support/redis.js';
+import { expectCompleteWorkflow } from '../support/stream-assertions.js';
+import { NodeEventSource, NodeWebSocket, startTestApp, type TestApp } from '../support/test-app.js';
+
+// A restart keeps history only on Redis: both servers use the same Redis,
+// key prefix and token secret (the test configuration fixes the secret).
+const prefixes: string[] = [];
+afterEach(async () => {
+  await Promise.all(prefixes.splice(0).map((prefix) => deleteKeys(prefix)));
+});
+
+describe.each(['ws', 'sse'] as const)('a server restart on Redis, watched over %s', (transport) => {
+  test('the watch waits out the restart and resumes on the new server: nothing lost, nothing repeated', async () => {
+    const prefix = randomKeyPrefix();
+    prefixes.push(prefix);
+    const env = { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix, FEEDING_CHECK_DELAY_MS: '20' };
+    const first = await startTestApp({ env });
+    const { port } = first.app.server.address() as AddressInfo;
+    let second: TestApp | undefined;
+    const client = createPetClient({
+      url: first.url,
+      transport,
+      WebSocket: NodeWebSocket,
+      EventSource: NodeEventSource,
+      retryDelayMs: () => 20,
+    });
+    try {
+      const created = await client.pets.create.mutate(max);
+      const changes: WatchStateChange[] = [];
+      const unreachable = createDeferred<void>();
+      const watch = client.watchPetCreation(created.traceId, created.streamToken, {
+        onStateChange: (change) => {
+          changes.push(change);
+          if (change.failures >= 2) unreachable.resolve();
+        },
+      });
+      const received: PetCreationEvent[] = [];
+      for await (const event of watch) {
+        received.push(event);
+        if (received.length !== 1) continue;
+        // Graceful shutdown, a moment with nothing listening, then a new process on the same port.
+        await first[Symbol.asyncDispose]();
+        await unreachable.promise;
+        second = await startTestApp({ env: { ...env, PORT: String(port) } });
+      }
+
+      expectCompleteWorkflow(received, max);
+      if (!second) throw new Error('the server was not restarted');
+      expect(received).toEqual(
+        await collect(second.app.services.streams.petCreation.subscribe(created.traceId)),
+      );
+      expect(changes.filter((c) => c.state === 'reconnecting').length).toBeGreaterThanOrEqual(2);
+      expect(changes.at(-1)?.state).toBe('closed');
+      expect((await client.pets.get.query({ id: created.pet.id })).status).toBe('ill');
+    } finally {
+      await client.close();
+      await second?.[Symbol.asyncDispose]();
+    }
+  });
+});

@@ -1,0 +1,83 @@
+/**
+ * Test access to the real Redis on 127.0.0.1:6379 (CI starts it). Each test
+ * file works under its own random key prefix and deletes its keys after.
+ */
+import { randomUUID } from 'node:crypto';
+
+import { Redis } from 'ioredis';
+
+import { createLogger, type Logger } from '../../server/log.js';
+import { RedisConnections } from '../../server/redis/connections.js';
+import { RedisKeys } from '../../server/redis/keys.js';
+
+export const TEST_REDIS_URL = 'redis://127.0.0.1:6379';
+
+export const silentLogger = (): Logger => createLogger({ level: 'silent' });
+
+/** A fresh prefix such as `test:4f1c…:`; nothing else writes under it. */
+export function randomKeyPrefix(): string {
+  return `test:${randomUUID()}:`;
+}
+
+/** Removes every key under `prefix`. */
+export async function deleteKeys(prefix: string, url = TEST_REDIS_URL): Promise<void> {
+  const client = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await client.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** How many keys exist under `prefix`. */
+export async function countKeys(prefix: string, url = TEST_REDIS_URL): Promise<number> {
+  const client = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    let count = 0;
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      count += keys.length;
+    } while (cursor !== '0');
+    return count;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/**
+ * Redis for one test file: `connect()` opens one process's worth of
+ * connections (call it twice for two instances), all under one prefix;
+ * `cleanup()` closes them and deletes the keys.
+ */
+export function redisFixture(prefix = randomKeyPrefix()) {
+  const opened: RedisConnections[] = [];
+  return {
+    prefix,
+    keys: new RedisKeys(prefix),
+    connect(name = `test-${randomUUID().slice(0, 8)}`): RedisConnections {
+      const connections = new RedisConnections({
+        url: TEST_REDIS_URL,
+        commandTimeoutMs: 2000,
+        log: silentLogger(),
+        name,
+      });
+      opened.push(connections);
+      return connections;
+    },
+    /** Closes the connections opened so far (their users must be closed first). */
+    async disconnect(): Promise<void> {
+      await Promise.all(opened.splice(0).map((c) => c.close()));
+    },
+    async cleanup(): Promise<void> {
+      await this.disconnect();
+      await deleteKeys(prefix);
+    },
+  };
+}

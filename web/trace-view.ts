@@ -1,0 +1,98 @@
+import { stepRunsOf, type TraceEntry } from '../shared/trace.js';
+import { byId, h } from './dom.js';
+
+/** The selected workflow's trace: one bar per step attempt, and every entry in order. */
+export class TraceView {
+  #entries: TraceEntry[] = [];
+
+  reset(): void {
+    this.#entries = [];
+    byId('timeline').replaceChildren();
+    byId('step-runs').replaceChildren();
+    byId('trace-count').textContent = '0';
+  }
+
+  add(entry: TraceEntry): void {
+    const last = this.#entries.at(-1);
+    // A resumed subscription never repeats an entry, but a late duplicate must not show twice.
+    if (last && entry.seq <= last.seq) return;
+    this.#entries.push(entry);
+    const first = this.#entries[0] ?? entry;
+    byId('timeline').append(
+      h(
+        'li',
+        { class: `entry entry-${entry.kind}` },
+        h('span', { class: 'offset' }, `+${offsetMs(first.at, entry.at)} ms`),
+        h('span', {}, describe(entry)),
+      ),
+    );
+    byId('trace-count').textContent = String(this.#entries.length);
+    this.#renderRuns();
+  }
+
+  #renderRuns(): void {
+    const runs = stepRunsOf(this.#entries);
+    const start = Date.parse(this.#entries[0]?.at ?? new Date().toISOString());
+    const ends = runs.map((run) => Date.parse(run.end ?? new Date().toISOString()));
+    const span = Math.max(1, ...ends.map((end) => end - start));
+    byId('step-runs').replaceChildren(
+      ...runs.map((run) => {
+        const bar = h('span', { class: `run-bar run-${run.status}` });
+        const from = Date.parse(run.start) - start;
+        const to = (run.end ? Date.parse(run.end) : Date.now()) - start;
+        bar.style.left = `${(Math.max(0, from) / span) * 100}%`;
+        bar.style.width = `${Math.max(1, ((to - from) / span) * 100)}%`;
+        return h(
+          'div',
+          { class: 'run' },
+          h('span', { class: 'run-label' }, `${run.step} · attempt ${run.attempt}`),
+          h(
+            'span',
+            {
+              class: 'run-track',
+              role: 'img',
+              'aria-label': `${run.step} attempt ${run.attempt}: ${run.status}`,
+            },
+            bar,
+          ),
+          h(
+            'span',
+            { class: 'run-status' },
+            run.durationMs === null ? run.status : `${run.status} in ${Math.round(run.durationMs)} ms`,
+            run.error ? ` (${run.error})` : '',
+          ),
+        );
+      }),
+    );
+  }
+}
+
+function offsetMs(from: string, to: string): number {
+  return Math.max(0, Date.parse(to) - Date.parse(from));
+}
+
+function describe(entry: TraceEntry): string {
+  switch (entry.kind) {
+    case 'workflow_started':
+      return `Workflow ${entry.flow} started for ${entry.subject} (steps: ${entry.steps.join(', ')})`;
+    case 'step_started':
+      return `▶ ${entry.step} attempt ${entry.attempt} started`;
+    case 'step_finished':
+      return `${entry.status === 'succeeded' ? '✔' : '✖'} ${entry.step} attempt ${entry.attempt} ${entry.status} in ${Math.round(entry.durationMs)} ms${entry.error ? `: ${entry.error}` : ''}`;
+    case 'emit':
+      return `→ emitted ${entry.topic}`;
+    case 'stream_write':
+      return `✎ ${entry.stream} #${entry.eventId} ${entry.itemId}${messageOf(entry.data)}`;
+    case 'log':
+      return `[${entry.level}]${entry.step ? ` ${entry.step}:` : ''} ${entry.msg}`;
+    case 'workflow_finished':
+      return `■ Workflow finished (${Object.entries(entry.outcomes)
+        .map(([step, outcome]) => `${step} ${outcome}`)
+        .join(', ')})`;
+  }
+}
+
+function messageOf(data: unknown): string {
+  if (typeof data !== 'object' || data === null || !('message' in data)) return '';
+  return typeof data.message === 'string' ? `: ${data.message}` : '';
+}
