@@ -24,13 +24,19 @@ import { createLogger } from '../server/log.js';
 import type { PetInput } from '../shared/pet.js';
 import type { PetCreationEvent } from '../shared/pet-creation.js';
 
-type Knobs = { readonly seconds: number; readonly rate: number; readonly clients: number; readonly cutEveryMs: number };
+type Knobs = {
+  readonly seconds: number;
+  readonly rate: number;
+  readonly clients: number;
+  readonly cutEveryMs: number;
+};
 
 function knob(name: string, fallback: number, min: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer >= ${min}, got ${raw}`);
+  if (!Number.isInteger(value) || value < min)
+    throw new Error(`${name} must be an integer >= ${min}, got ${raw}`);
   return value;
 }
 
@@ -155,10 +161,24 @@ async function main(): Promise<void> {
 
   const createLatency = new Histogram();
   const deliveryLatency = new Histogram();
-  const totals = { workflows: 0, failedCreates: 0, watches: 0, delivered: 0, lost: 0, duplicated: 0, outOfOrder: 0, cuts: 0 };
+  const totals = {
+    workflows: 0,
+    failedCreates: 0,
+    watches: 0,
+    delivered: 0,
+    lost: 0,
+    duplicated: 0,
+    outOfOrder: 0,
+    cuts: 0,
+  };
 
   /** One watch: events in order, each once; returns them (or what came before the timeout). */
-  const watch = async (watcher: PetClient, traceId: string, token: string, live: boolean): Promise<PetCreationEvent[]> => {
+  const watch = async (
+    watcher: PetClient,
+    traceId: string,
+    token: string,
+    live: boolean,
+  ): Promise<PetCreationEvent[]> => {
     const events: PetCreationEvent[] = [];
     const signal = AbortSignal.timeout(WATCH_TIMEOUT_MS);
     try {
@@ -187,7 +207,9 @@ async function main(): Promise<void> {
     const started = performance.now();
     let created;
     try {
-      created = await client().pets.create.mutate(pick(PETS) ?? { name: 'Rex', species: 'dog', ageMonths: 3 });
+      created = await client().pets.create.mutate(
+        pick(PETS) ?? { name: 'Rex', species: 'dog', ageMonths: 3 },
+      );
     } catch (error) {
       totals.failedCreates += 1;
       if (totals.failedCreates === 1) process.stderr.write(`First failed create: ${String(error)}\n`);
@@ -268,7 +290,8 @@ async function main(): Promise<void> {
     '',
   ];
   process.stdout.write(report.join('\n'));
-  const ok = totals.lost === 0 && totals.duplicated === 0 && totals.outOfOrder === 0 && totals.failedCreates === 0;
+  const ok =
+    totals.lost === 0 && totals.duplicated === 0 && totals.outOfOrder === 0 && totals.failedCreates === 0;
   process.exitCode = ok ? 0 : 1;
 }
 

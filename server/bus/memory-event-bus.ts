@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto';
-
 import { EventEmitter } from 'eventemitter3';
 
 import { createDeferred, type Deferred } from '../../shared/deferred.js';
@@ -11,7 +9,7 @@ import {
   type EventBus,
   type RetryPolicy,
 } from './event-bus.js';
-import { parsePayload, type BusMessage, type Topic, type TopicPayload } from './topics.js';
+import { createMessage, type BusMessage, type Topic, type TopicPayload } from './topics.js';
 
 /** Dead letters kept; the oldest are dropped beyond it. */
 const MAX_DEAD_LETTERS = 1000;
@@ -39,13 +37,7 @@ export class MemoryEventBus implements EventBus {
     meta: { readonly traceId: string },
   ): Promise<void> {
     if (this.#closed) throw new Error('event bus is closed');
-    const message: BusMessage = {
-      id: randomUUID(),
-      topic,
-      traceId: meta.traceId,
-      data: parsePayload(topic, data),
-      publishedAt: new Date().toISOString(),
-    };
+    const message: BusMessage = createMessage(topic, data, meta.traceId);
     this.#emitter.emit(topic, message);
   }
 

@@ -6,7 +6,6 @@
  * after the lease runs out. Failed attempts are retried with backoff; jobs
  * that run out of attempts stay in the queue's failed set as dead letters.
  */
-import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 
 import { DelayedError, FlowProducer, Queue, Worker, type Job } from 'bullmq';
@@ -24,7 +23,7 @@ import {
   type EventBus,
   type RetryPolicy,
 } from './event-bus.js';
-import { parsePayload, type BusMessage, type Topic, type TopicPayload } from './topics.js';
+import { createMessage, parsePayload, type BusMessage, type Topic, type TopicPayload } from './topics.js';
 
 export type RedisEventBusOptions = RetryPolicy & {
   /** Publishing, the consumer registry and inspection. Should fail fast when Redis is away. */
@@ -97,13 +96,7 @@ export class RedisEventBus implements EventBus {
     meta: { readonly traceId: string },
   ): Promise<void> {
     if (this.#closing) throw new Error('event bus is closed');
-    const message: BusMessage = {
-      id: randomUUID(),
-      topic,
-      traceId: meta.traceId,
-      data: parsePayload(topic, data),
-      publishedAt: new Date().toISOString(),
-    };
+    const message: BusMessage = createMessage(topic, data, meta.traceId);
     await whileReachable(async () => {
       const registered = await this.#options.client.smembers(this.#options.keys.topicConsumers(topic));
       const consumers = new Set([...registered, ...this.#localConsumers(topic)]);

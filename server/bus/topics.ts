@@ -1,4 +1,6 @@
 /** The bus's topics and the zod schema of each payload. A new topic is one line here. */
+import { randomUUID } from 'node:crypto';
+
 import { z } from 'zod';
 
 import { PetIdSchema, PetSchema, PetStatusSchema } from '../../shared/pet.js';
@@ -24,6 +26,15 @@ export type BusMessage<TTopic extends Topic = Topic> = {
   readonly data: TopicPayload<TTopic>;
   readonly publishedAt: string;
 };
+
+/** A new message: a fresh id, the validated payload and the trace id it travels with. */
+export function createMessage<TTopic extends Topic>(
+  topic: TTopic,
+  data: TopicPayload<TTopic>,
+  traceId: string,
+): BusMessage<TTopic> {
+  return { id: randomUUID(), topic, traceId, data: parsePayload(topic, data), publishedAt: new Date().toISOString() };
+}
 
 export function parsePayload<TTopic extends Topic>(topic: TTopic, data: unknown): TopicPayload<TTopic> {
   return topicSchemas[topic].parse(data) as TopicPayload<TTopic>;

@@ -1,7 +1,7 @@
 /**
  * What the engine reports to observability. The engine holds these small
  * interfaces (absent means nothing is recorded); their implementations keep
- * the per-event cost to a counter increment and one histogram observation.
+ * the per-event cost to a few plain increments, with no allocation.
  */
 import type { StoredEvent } from '../streams/stream-storage.js';
 

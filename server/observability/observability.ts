@@ -86,7 +86,7 @@ export class Observability {
       }) ?? noop;
     this.#sample(Date.now(), 0, 0);
     // Rates come from totals sampled once a second: nothing on the delivery path.
-    this.#sampler = setInterval(() => void this.#sampleNow(), RATE_SAMPLE_MS);
+    this.#sampler = setInterval(() => this.#sampleNow(), RATE_SAMPLE_MS);
     this.#sampler.unref();
   }
 
@@ -126,13 +126,14 @@ export class Observability {
     await this.traces.close();
   }
 
-  async #sampleNow(): Promise<void> {
-    const [delivered, written] = await Promise.all([
-      this.metrics.eventsDelivered.get(),
-      this.metrics.eventsWritten.get(),
-    ]);
-    const total = (values: readonly { readonly value: number }[]) => values.reduce((s, v) => s + v.value, 0);
-    this.#sample(Date.now(), total(delivered.values), total(written.values));
+  #sampleNow(): void {
+    let delivered = 0;
+    let written = 0;
+    for (const [, figures] of this.metrics.streams.streams()) {
+      delivered += figures.delivered;
+      written += figures.written;
+    }
+    this.#sample(Date.now(), delivered, written);
   }
 
   #sample(at: number, delivered: number, written: number): void {

@@ -23,7 +23,8 @@ export function apiKeyFromHeaders(headers: IncomingHttpHeaders): string | null {
   const header = headers['x-api-key'];
   const key = Array.isArray(header) ? header[0] : header;
   const trimmed = key?.trim();
-  return trimmed ? trimmed : null;
+  if (!trimmed) return null;
+  return trimmed;
 }
 
 /** The caller of an HTTP request, or of a WebSocket connection (whose connection params win over headers). */

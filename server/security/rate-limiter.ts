@@ -9,8 +9,7 @@ export type RateLimiterOptions = {
 };
 
 export type RateDecision =
-  | { readonly allowed: true }
-  | { readonly allowed: false; readonly retryAfterMs: number };
+  { readonly allowed: true } | { readonly allowed: false; readonly retryAfterMs: number };
 
 type Bucket = { tokens: number; updatedAt: number };
 

@@ -1,8 +1,8 @@
 /**
  * Stream events serialised once for every subscriber. A fan-out to N
  * subscribers otherwise runs superjson and JSON.stringify on the same event
- * N times; with this, each event's JSON text is made on first delivery and
- * reused by every subscriber on every WebSocket.
+ * N times; with this, each event's JSON text is made on its first delivery
+ * and reused for the other subscribers.
  */
 import type { StreamEvent } from '../../shared/stream-event.js';
 import { transformer } from '../../shared/transformer.js';
@@ -16,6 +16,7 @@ import { transformer } from '../../shared/transformer.js';
 export class SerializedEvent<TData> {
   declare readonly eventId: string;
   readonly #json: string;
+  #messageTail: string | undefined;
 
   constructor(event: StreamEvent<TData>, json: string) {
     // Copied field by field in the event's own order, so that plain
@@ -28,22 +29,43 @@ export class SerializedEvent<TData> {
   get json(): string {
     return this.#json;
   }
+
+  /** Text a transport wraps around the event, made by `make` on first use and kept with it. */
+  messageTail(make: () => string): string {
+    return (this.#messageTail ??= make());
+  }
 }
 
-const cache = new WeakMap<object, SerializedEvent<unknown>>();
+/**
+ * Recently delivered events. Every subscriber of a group gets an event
+ * within the same turn of the event loop, so a short list finds it for all
+ * but the first; unlike a WeakMap, it costs the garbage collector nothing.
+ */
+const RECENT = 64;
+const recentEvents: unknown[] = new Array<unknown>(RECENT).fill(null);
+const recentSerialized: unknown[] = new Array<unknown>(RECENT).fill(null);
+let nextSlot = 0;
 
 /**
- * The event as it should be delivered: one shared SerializedEvent per event
- * object. Events whose data needs superjson's type annotations (dates,
- * maps, undefined values) are returned as they are, for superjson to handle.
+ * The event as it should be delivered: one SerializedEvent shared by the
+ * subscribers that get it together. Events whose data needs superjson's
+ * type annotations (dates, maps, undefined values) are returned as they
+ * are, for superjson to handle.
  */
 export function serializedEvent<TData>(event: StreamEvent<TData>): StreamEvent<TData> {
-  const cached = cache.get(event);
-  if (cached) return cached as unknown as StreamEvent<TData>;
+  // A fan-out asks for the same event many times in a row: the newest slot first.
+  const newest = (nextSlot + RECENT - 1) % RECENT;
+  const slot = recentEvents[newest] === event ? newest : recentEvents.indexOf(event);
+  // The slot's twin holds what was made from this very event.
+  if (slot !== -1) return recentSerialized[slot] as StreamEvent<TData>;
   const { json, meta } = transformer.serialize(event);
-  if (meta !== undefined) return event;
-  const serialized = new SerializedEvent(event, JSON.stringify(json));
-  cache.set(event, serialized as SerializedEvent<unknown>);
   // Same fields as the event (see the constructor): typed as what it reads as.
-  return serialized as unknown as StreamEvent<TData>;
+  const delivered =
+    meta === undefined
+      ? (new SerializedEvent(event, JSON.stringify(json)) as unknown as StreamEvent<TData>)
+      : event;
+  recentEvents[nextSlot] = event;
+  recentSerialized[nextSlot] = delivered;
+  nextSlot = (nextSlot + 1) % RECENT;
+  return delivered;
 }

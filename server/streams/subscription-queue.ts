@@ -11,7 +11,8 @@ export class SubscriberOverflow extends Error {
 /**
  * The bridge from push listeners to a pull-based async iterator, with an
  * explicit bound: a consumer that stops pulling fails with SubscriberOverflow
- * instead of growing memory without limit.
+ * instead of growing memory without limit (the stream engine then drops the
+ * queue and catches up from storage).
  */
 export class SubscriptionQueue<T> implements AsyncIterableIterator<T> {
   readonly #items: T[] = [];

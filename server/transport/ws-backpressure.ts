@@ -63,7 +63,11 @@ export function boundOutgoingBuffer(client: WebSocket, options: OutgoingBufferOp
     }, graceMs);
   };
 
-  client.send = function boundedSend(data: Data, optionsOrCallback?: SendOptions | SendCallback, callback?: SendCallback) {
+  client.send = function boundedSend(
+    data: Data,
+    optionsOrCallback?: SendOptions | SendCallback,
+    callback?: SendCallback,
+  ) {
     if (typeof optionsOrCallback === 'function') send(data, optionsOrCallback);
     else send(data, optionsOrCallback ?? {}, callback);
     check();

@@ -8,9 +8,6 @@ import { SerializedEvent } from '../streams/serialized-event.js';
 /** tRPC's envelope is a few levels deep; deeper values go to JSON.stringify whole. */
 const MAX_DEPTH = 6;
 
-/** Per event, the text of a data message after the request id (the same for every subscriber). */
-const tails = new WeakMap<SerializedEvent<unknown>, string>();
-
 /** The message as JSON text (what tRPC's `Encoder.encode` returns). */
 export function encodeMessage(message: unknown): string {
   return eventMessage(message) ?? stringify(message, 0) ?? 'null';
@@ -37,19 +34,21 @@ function eventMessage(message: unknown): string | undefined {
     json['id'] !== event.eventId ||
     (typeof id !== 'number' && typeof id !== 'string') ||
     (jsonrpc !== undefined && typeof jsonrpc !== 'string') ||
-    !hasKeys(message, jsonrpc === undefined && !('jsonrpc' in message) ? ['id', 'result'] : ['id', 'jsonrpc', 'result']) ||
+    !hasKeys(
+      message,
+      jsonrpc === undefined && !('jsonrpc' in message) ? ['id', 'result'] : ['id', 'jsonrpc', 'result'],
+    ) ||
     !hasKeys(result, ['type', 'data', 'id']) ||
     !hasKeys(result['data'], ['json']) ||
     !hasKeys(json, ['id', 'data'])
   ) {
     return undefined;
   }
-  let tail = tails.get(event);
-  if (tail === undefined) {
+  // Everything after the request id is the same for every subscriber.
+  const tail = event.messageTail(() => {
     const eventId = JSON.stringify(event.eventId);
-    tail = `,"result":{"type":"data","data":{"json":{"id":${eventId},"data":${event.json}}},"id":${eventId}}}`;
-    tails.set(event, tail);
-  }
+    return `,"result":{"type":"data","data":{"json":{"id":${eventId},"data":${event.json}}},"id":${eventId}}}`;
+  });
   return `{"id":${JSON.stringify(id)}${jsonrpc === undefined ? '' : `,"jsonrpc":${JSON.stringify(jsonrpc)}`}${tail}`;
 }
 

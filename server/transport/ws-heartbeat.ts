@@ -17,7 +17,7 @@ export function startHeartbeat(wss: WebSocketServer, intervalMs: number): { read
   };
   wss.on('connection', onConnection);
 
-  const timer = setInterval(() => {
+  const sweep = () => {
     for (const client of wss.clients) {
       if (!answered.has(client)) {
         client.terminate();
@@ -26,7 +26,10 @@ export function startHeartbeat(wss: WebSocketServer, intervalMs: number): { read
       answered.delete(client);
       client.ping();
     }
-  }, intervalMs);
+  };
+  // Timers run before pending I/O: after a busy spell, pongs that already
+  // arrived are read first, so a live client is never taken for a dead one.
+  const timer = setInterval(() => setImmediate(sweep), intervalMs);
   timer.unref();
 
   return {

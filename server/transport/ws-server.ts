@@ -86,7 +86,8 @@ export function attachWsServer(server: http.Server, options: WsServerOptions): W
     experimental_encoder: guardedJson,
     maxBatchSize: MAX_BATCH_SIZE,
     onError: ({ error, path }) => {
-      if (error.code === 'INTERNAL_SERVER_ERROR') options.log?.error({ err: error.cause ?? error, path }, '❌ Call failed');
+      if (error.code === 'INTERNAL_SERVER_ERROR')
+        options.log?.error({ err: error.cause ?? error, path }, '❌ Call failed');
     },
   });
   const heartbeat = options.pingMs > 0 ? startHeartbeat(wss, options.pingMs) : null;
@@ -106,7 +107,11 @@ export function attachWsServer(server: http.Server, options: WsServerOptions): W
       return;
     }
     // A key in connection params is checked when they arrive; one in a header is checked now.
-    if (apiKeys.required && !expectsConnectionParams(req) && apiKeys.check(apiKeyFromHeaders(req.headers)) !== 'ok') {
+    if (
+      apiKeys.required &&
+      !expectsConnectionParams(req) &&
+      apiKeys.check(apiKeyFromHeaders(req.headers)) !== 'ok'
+    ) {
       refuse(socket, 401, 'Unauthorized');
       return;
     }
@@ -138,7 +143,10 @@ export function attachWsServer(server: http.Server, options: WsServerOptions): W
  * connection params or a header) and the connection's subscription budget.
  * Throwing here refuses the connection: tRPC answers with the error, then closes.
  */
-function createConnectionContext({ req, info }: CreateWSSContextFnOptions, options: WsServerOptions): Context {
+function createConnectionContext(
+  { req, info }: CreateWSSContextFnOptions,
+  options: WsServerOptions,
+): Context {
   const caller = callerFromRequest(req, 'ws', info.connectionParams);
   const ctx = options.createContext({
     caller,
@@ -156,12 +164,18 @@ function expectsConnectionParams(req: http.IncomingMessage): boolean {
 
 /** Until its params arrive a connection serves nothing; it must not hold a slot for ever. */
 function closeUnlessParamsArrive(client: WebSocket): void {
-  const timer = setTimeout(() => client.close(1008, 'connection params not received'), CONNECTION_PARAMS_TIMEOUT_MS);
+  const timer = setTimeout(
+    () => client.close(1008, 'connection params not received'),
+    CONNECTION_PARAMS_TIMEOUT_MS,
+  );
   timer.unref();
   client.once('message', () => clearTimeout(timer));
   client.once('close', () => clearTimeout(timer));
 }
 
 function refuse(socket: Duplex, status: number, reason: string): void {
+  // The HTTP server stops watching a socket it hands over for an upgrade: a
+  // peer that resets it now must not become an uncaught error.
+  socket.on('error', () => socket.destroy());
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }

@@ -105,11 +105,15 @@ async function abortable<T>(
     (value) => ({ ok: true as const, value }),
     (error: unknown) => ({ ok: false as const, error }),
   );
+  let onAbort: (() => void) | undefined;
   const aborted = new Promise<null>((resolve) => {
-    if (signal.aborted) resolve(null);
-    else signal.addEventListener('abort', () => resolve(null), { once: true });
+    onAbort = () => resolve(null);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
   });
   const first = await Promise.race([settled, aborted]);
+  // The timeout signal lives as long as it has listeners: let it go.
+  if (onAbort) signal.removeEventListener('abort', onAbort);
   if (first?.ok) return first.value;
   if (first && !signal.aborted) throw first.error;
 

@@ -143,7 +143,7 @@ async function workflows(args: { url: string; count: number }) {
     }),
   );
   const cpu = process.cpuUsage(cpuMark);
-  for (const client of clients) client.close();
+  await Promise.all(clients.map((client) => client.close()));
   return {
     workflows: args.count,
     events: latencies.length,

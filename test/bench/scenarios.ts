@@ -20,7 +20,6 @@ export type BenchContext = {
 /** Round r visits the servers in order, round r+1 in reverse. */
 const order = <T>(items: readonly T[], round: number): readonly T[] => (round % 2 === 0 ? items : [...items].reverse());
 
-const MIN_CONNECTIONS_FOR_RSS = 1000;
 /** Workflows or creates run before the measured rounds of those scenarios. */
 const WARM_UP_OPERATIONS = 50;
 
@@ -68,10 +67,8 @@ export async function runDeliveries(ctx: BenchContext, spec: DeliverySpec): Prom
     spec.kinds.map((kind) => [kind, { scenario: spec.scenario, size: spec.size, kind, unit: 'deliveries/s', trials: [] }]),
   );
   try {
-    const baseRss = new Map<ServerKind, number>();
     for (const kind of spec.kinds) {
-      const { peer, url } = servers.get(kind);
-      baseRss.set(kind, (await peer.call('memory', null)).rss);
+      const { url } = servers.get(kind);
       await client.call('connect', { key: kind, kind, url, count: spec.connections });
     }
     // Round -1 warms up (JIT, lazily loaded code, buffers) and is not recorded.
@@ -81,13 +78,7 @@ export async function runDeliveries(ctx: BenchContext, spec: DeliverySpec): Prom
         const { peer } = servers.get(kind);
         const groups = await peer.call('openGroups', { count: spec.fanOut ? 1 : spec.connections });
         await client.call('subscribe', { key: kind, groups, fanOut: spec.fanOut, events });
-        let rssKb = Number.NaN;
-        // Below a thousand connections the growth is within the noise of RSS itself.
-        if (round === 0 && spec.connections >= MIN_CONNECTIONS_FOR_RSS) {
-          const { rss } = await peer.call('memory', null);
-          rssKb = (rss - (baseRss.get(kind) ?? rss)) / 1024 / spec.connections;
-        }
-        await peer.call('markCpu', null);
+        await peer.call('markCpu', undefined);
         const writing = peer.call('write', {
           groups: groups.map((g) => g.id),
           events,
@@ -95,7 +86,8 @@ export async function runDeliveries(ctx: BenchContext, spec: DeliverySpec): Prom
         });
         const result = await client.call('results', { key: kind });
         const written = await writing;
-        const cpuUs = await peer.call('cpuSinceMark', null);
+        const cpu = await peer.call('cpuSinceMark', undefined);
+        const cpuUs = cpu.user + cpu.system;
         failIfErrors(`${spec.scenario} ${spec.size}, ${SERVER_LABELS[kind]}, round ${round + 1}`, result.errors);
         if (round < 0) continue;
         const metrics: Metrics = {
@@ -103,13 +95,14 @@ export async function runDeliveries(ctx: BenchContext, spec: DeliverySpec): Prom
           p50Ms: result.p50Ms,
           p99Ms: result.p99Ms,
           cpuUs: cpuUs / result.deliveries,
-          rssKb,
+          rssKb: Number.NaN,
           clientCpuUs: result.clientCpuUs / result.deliveries,
         };
         rows.get(kind)?.trials.push(metrics);
         ctx.log(
           `${spec.scenario} ${spec.size} · round ${round + 1} · ${SERVER_LABELS[kind]}: ${fmt(metrics.rate, 0)}/s, ` +
-            `p50 ${fmt(metrics.p50Ms)} ms, p99 ${fmt(metrics.p99Ms)} ms, server ${fmt(metrics.cpuUs)} µs, client ${fmt(metrics.clientCpuUs)} µs per delivery`,
+            `p50 ${fmt(metrics.p50Ms)} ms, p99 ${fmt(metrics.p99Ms)} ms, server ${fmt(metrics.cpuUs)} µs ` +
+            `(${fmt(cpu.system / result.deliveries)} in the kernel), client ${fmt(metrics.clientCpuUs)} µs per delivery`,
         );
       }
     }
@@ -120,15 +113,24 @@ export async function runDeliveries(ctx: BenchContext, spec: DeliverySpec): Prom
   return [...rows.values()];
 }
 
-/** Server RSS per idle subscribed connection: a fresh server per trial, read after a full GC. */
+/**
+ * Server RSS per idle subscribed connection at each of `sizes` (ascending):
+ * a fresh server per server and round, read after a full GC before any
+ * connection and again as each size is reached.
+ */
 export async function runIdleMemory(
   ctx: BenchContext,
-  spec: { readonly scenario: string; readonly kinds: readonly ServerKind[]; readonly connections: number; readonly rounds: number },
+  spec: { readonly scenario: string; readonly kinds: readonly ServerKind[]; readonly sizes: readonly number[]; readonly rounds: number },
 ): Promise<Row[]> {
-  const size = `${spec.connections.toLocaleString('en')} connections`;
-  const rows = new Map<ServerKind, Row>(
-    spec.kinds.map((kind) => [kind, { scenario: spec.scenario, size, kind, unit: '', trials: [] }]),
-  );
+  const rows = new Map<string, Row>();
+  const rowFor = (kind: ServerKind, connections: number) => {
+    const size = `${connections.toLocaleString('en')} connections`;
+    const key = `${kind} ${size}`;
+    const row = rows.get(key) ?? { scenario: spec.scenario, size, kind, unit: '', trials: [] };
+    rows.set(key, row);
+    return row;
+  };
+  for (const connections of spec.sizes) for (const kind of spec.kinds) rowFor(kind, connections);
   const client = startLoadClient();
   try {
     for (let round = 0; round < spec.rounds; round += 1) {
@@ -136,18 +138,24 @@ export async function runIdleMemory(
         const servers = await startServers(ctx, [kind]);
         try {
           const { peer, url } = servers.get(kind);
-          const groups = await peer.call('openGroups', { count: spec.connections });
-          const before = await peer.call('memory', null);
-          await client.call('connect', { key: kind, kind, url, count: spec.connections });
-          await client.call('subscribe', { key: kind, groups, fanOut: false, events: 0 });
-          const after = await peer.call('memory', null);
-          const rssKb = (after.rss - before.rss) / 1024 / spec.connections;
-          rows.get(kind)?.trials.push({ rssKb });
-          ctx.log(
-            `${spec.scenario} ${size} · round ${round + 1} · ${SERVER_LABELS[kind]}: ${fmt(rssKb)} KB RSS, ` +
-              `${fmt((after.heapUsed - before.heapUsed) / 1024 / spec.connections)} KB heap per connection`,
-          );
-          await client.call('close', { key: kind });
+          const largest = spec.sizes.at(-1) ?? 0;
+          const groups = await peer.call('openGroups', { count: largest });
+          const before = await peer.call('memory', undefined);
+          let open = 0;
+          for (const connections of spec.sizes) {
+            const key = `${kind}-${connections}`;
+            await client.call('connect', { key, kind, url, count: connections - open });
+            await client.call('subscribe', { key, groups: groups.slice(open, connections), fanOut: false, events: 0 });
+            open = connections;
+            const after = await peer.call('memory', undefined);
+            const rssKb = (after.rss - before.rss) / 1024 / connections;
+            rowFor(kind, connections).trials.push({ rssKb });
+            ctx.log(
+              `${spec.scenario} ${connections.toLocaleString('en')} connections · round ${round + 1} · ${SERVER_LABELS[kind]}: ${fmt(rssKb)} KB RSS, ` +
+                `${fmt((after.heapUsed - before.heapUsed) / 1024 / connections)} KB heap per connection`,
+            );
+          }
+          for (const connections of spec.sizes) await client.call('close', { key: `${kind}-${connections}` });
         } finally {
           await servers.stop();
         }
@@ -173,11 +181,12 @@ export async function runWorkflows(ctx: BenchContext, spec: { readonly scenario:
   try {
     const { peer, url } = servers.get('ours');
     failIfErrors(`${spec.scenario} warm-up`, (await client.call('workflows', { url, count: WARM_UP_OPERATIONS })).errors);
-    await peer.call('idle', null);
+    await peer.call('idle', undefined);
     for (let round = 0; round < ctx.rounds; round += 1) {
-      await peer.call('markCpu', null);
+      await peer.call('markCpu', undefined);
       const result = await client.call('workflows', { url, count: spec.count });
-      const cpuUs = await peer.call('cpuSinceMark', null);
+      const cpu = await peer.call('cpuSinceMark', undefined);
+      const cpuUs = cpu.user + cpu.system;
       failIfErrors(`${spec.scenario} ${row.size}, round ${round + 1}`, result.errors);
       const metrics: Metrics = {
         rate: spec.count / (result.ms / 1000),
@@ -192,7 +201,7 @@ export async function runWorkflows(ctx: BenchContext, spec: { readonly scenario:
         `${spec.scenario} ${row.size} · round ${round + 1}: ${fmt(metrics.rate, 0)} workflows/s, ` +
           `${result.events} events, p50 ${fmt(metrics.p50Ms)} ms, p99 ${fmt(metrics.p99Ms)} ms per event, ${fmt(metrics.cpuUs, 0)} µs server CPU per workflow`,
       );
-      await peer.call('idle', null);
+      await peer.call('idle', undefined);
     }
   } finally {
     await Promise.all([servers.stop(), client.stop()]);
@@ -228,14 +237,15 @@ export async function runCreates(
       const warmUp = await client.call('creates', { url, transport, total: WARM_UP_OPERATIONS, concurrency: spec.concurrency });
       failIfErrors(`${spec.scenario} warm-up over ${transport}`, warmUp.errors);
     }
-    await peer.call('idle', null);
+    await peer.call('idle', undefined);
     for (let round = 0; round < ctx.rounds; round += 1) {
       for (const transport of order(transports, round)) {
-        await peer.call('markCpu', null);
+        await peer.call('markCpu', undefined);
         const started = now();
         const result = await client.call('creates', { url, transport, total: spec.total, concurrency: spec.concurrency });
-        await peer.call('idle', null);
-        const cpuUs = await peer.call('cpuSinceMark', null);
+        await peer.call('idle', undefined);
+        const cpu = await peer.call('cpuSinceMark', undefined);
+        const cpuUs = cpu.user + cpu.system;
         failIfErrors(`${spec.scenario} ${size} over ${transport}, round ${round + 1}`, result.errors);
         const metrics: Metrics = {
           rate: result.creates / (result.ms / 1000),

@@ -45,7 +45,10 @@ describe('no event lost or duplicated, from each subscriber’s point of view', 
     const clients = Array.from({ length: 40 }, () =>
       ctx.newClient({ WebSocket: CountingWebSocket as unknown as typeof globalThis.WebSocket }),
     );
-    const pets: PetInput[] = Array.from({ length: 100 }, (_, i) => ({ ...prng.pick([max, luna, buddy]), name: `Pet ${i}` }));
+    const pets: PetInput[] = Array.from({ length: 100 }, (_, i) => ({
+      ...prng.pick([max, luna, buddy]),
+      name: `Pet ${i}`,
+    }));
 
     // Every 40th event delivered anywhere cuts a WebSocket (or, once every
     // create has been answered over HTTP, sometimes every socket at once).
@@ -104,7 +107,10 @@ describe('no event lost or duplicated, from each subscriber’s point of view', 
       async handler({ pet }, { streams, traceId }) {
         await go.promise;
         for (let i = 1; i <= BURST; i += 1) {
-          await streams.petCreation.set(traceId, 'burst', { message: `${pet.name} ${i}`, progress: (i / BURST) * 100 });
+          await streams.petCreation.set(traceId, 'burst', {
+            message: `${pet.name} ${i}`,
+            progress: (i / BURST) * 100,
+          });
           // Let subscriptions start between writes, so that they join mid-burst.
           if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
         }
@@ -116,11 +122,15 @@ describe('no event lost or duplicated, from each subscriber’s point of view', 
     // Subscribers join as the burst reaches each mark, by a listener on the stream itself.
     const watchers: Promise<PetCreationEvent[]>[] = [];
     const marks = new Set(Array.from({ length: 10 }, (_, i) => String(2 + i * 150)));
-    const unlisten = ctx.app.services.backends.streamStorage.listen('petCreation', created.traceId, (event) => {
-      if (marks.has(event.eventId)) {
-        watchers.push(collect(ctx.newClient().watchPetCreation(created.traceId, created.streamToken)));
-      }
-    });
+    const unlisten = ctx.app.services.backends.streamStorage.listen(
+      'petCreation',
+      created.traceId,
+      (event) => {
+        if (marks.has(event.eventId)) {
+          watchers.push(collect(ctx.newClient().watchPetCreation(created.traceId, created.streamToken)));
+        }
+      },
+    );
     go.resolve();
     await ctx.app.services.workflows.onFinished(created.traceId);
     unlisten();

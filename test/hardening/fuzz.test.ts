@@ -55,7 +55,8 @@ function randomText(prng: Prng): string {
   if (prng.chance(0.6)) return prng.pick(ODD_TEXT);
   const length = prng.int(40);
   let text = '';
-  for (let i = 0; i < length; i += 1) text += String.fromCharCode(prng.chance(0.8) ? 32 + prng.int(95) : prng.int(0xffff));
+  for (let i = 0; i < length; i += 1)
+    text += String.fromCharCode(prng.chance(0.8) ? 32 + prng.int(95) : prng.int(0xffff));
   return text;
 }
 
@@ -89,7 +90,18 @@ function randomValue(prng: Prng, depth = 0): unknown {
     default:
       return Object.fromEntries(
         Array.from({ length: prng.int(4) }, () => [
-          prng.pick(['name', 'species', 'ageMonths', 'symptoms', 'weightKg', 'id', 'limit', 'traceId', 'token', 'x']),
+          prng.pick([
+            'name',
+            'species',
+            'ageMonths',
+            'symptoms',
+            'weightKg',
+            'id',
+            'limit',
+            'traceId',
+            'token',
+            'x',
+          ]),
           randomValue(prng, depth + 1),
         ]),
       );
@@ -108,7 +120,9 @@ function randomPet(prng: Prng): unknown {
 
 function nested(prng: Prng): string {
   const depth = prng.pick([10, 64, 65, 1000, 20_000]);
-  return prng.chance(0.5) ? `${'['.repeat(depth)}${']'.repeat(depth)}` : `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+  return prng.chance(0.5)
+    ? `${'['.repeat(depth)}${']'.repeat(depth)}`
+    : `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
 }
 
 function randomJson(prng: Prng): string {
@@ -147,9 +161,17 @@ function request(port: number, agent: http.Agent, prng: Prng): Promise<HttpResul
     '/../../etc/passwd',
     `/${'a'.repeat(4000)}`,
   ]);
-  const input = prng.chance(0.3) ? `${path.includes('?') ? '&' : '?'}input=${percentEncode(randomJson(prng))}` : '';
+  const input = prng.chance(0.3)
+    ? `${path.includes('?') ? '&' : '?'}input=${percentEncode(randomJson(prng))}`
+    : '';
   const body = method === 'GET' || method === 'HEAD' ? undefined : randomJson(prng);
-  const contentType = prng.pick(['application/json', 'application/json', 'text/plain', 'multipart/form-data', undefined]);
+  const contentType = prng.pick([
+    'application/json',
+    'application/json',
+    'text/plain',
+    'multipart/form-data',
+    undefined,
+  ]);
   const url = `${path}${input}`.slice(0, 12_000);
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -175,7 +197,9 @@ function request(port: number, agent: http.Agent, prng: Prng): Promise<HttpResul
     );
     // A refused upload may be cut short by the server: that is an answer too.
     req.on('error', (error: NodeJS.ErrnoException) =>
-      error.code === 'ECONNRESET' || error.code === 'EPIPE' ? resolve({ status: 0, body: '', stored: false }) : reject(error),
+      error.code === 'ECONNRESET' || error.code === 'EPIPE'
+        ? resolve({ status: 0, body: '', stored: false })
+        : reject(error),
     );
     req.end(body);
   });
@@ -185,12 +209,29 @@ function randomFrame(prng: Prng, valid: { traceId: string; token: string }): str
   const id = prng.chance(0.1) ? prng.pick([null, 'x', -1, 1e20, {}]) : prng.int(50);
   const message = () => ({
     id,
-    method: prng.pick(['query', 'mutation', 'subscription', 'subscription.stop', 'connectionParams', 'teleport']),
+    method: prng.pick([
+      'query',
+      'mutation',
+      'subscription',
+      'subscription.stop',
+      'connectionParams',
+      'teleport',
+    ]),
     params: prng.chance(0.9)
       ? {
-          path: prng.pick(['pets.create', 'pets.list', 'pets.get', 'petCreation.onUpdate', 'nope', '', '__proto__']),
+          path: prng.pick([
+            'pets.create',
+            'pets.list',
+            'pets.get',
+            'petCreation.onUpdate',
+            'nope',
+            '',
+            '__proto__',
+          ]),
           input: prng.chance(0.7)
-            ? transformer.serialize(prng.chance(0.2) ? { ...valid, lastEventId: String(prng.int(12)) } : randomPet(prng))
+            ? transformer.serialize(
+                prng.chance(0.2) ? { ...valid, lastEventId: String(prng.int(12)) } : randomPet(prng),
+              )
             : randomValue(prng),
           ...(prng.chance(0.1) ? { lastEventId: randomValue(prng) } : {}),
         }
@@ -216,11 +257,23 @@ function randomRawBytes(prng: Prng): Buffer {
     case 0:
       return payload;
     case 1:
-      return clientFrame({ opcode: prng.int(16), payload, rsv: prng.int(8), mask: prng.chance(0.7), fin: prng.chance(0.7) });
+      return clientFrame({
+        opcode: prng.int(16),
+        payload,
+        rsv: prng.int(8),
+        mask: prng.chance(0.7),
+        fin: prng.chance(0.7),
+      });
     case 2:
       return clientFrame({ opcode: 1, payload, claimedLength: prng.pick([2 ** 16, 2 ** 31, 2 ** 53]) });
     default:
-      return Buffer.concat([clientFrame({ opcode: 1, payload: Buffer.from('{"id":1,"method":"query","params":{"path":"pets.list"}}') }), payload]);
+      return Buffer.concat([
+        clientFrame({
+          opcode: 1,
+          payload: Buffer.from('{"id":1,"method":"query","params":{"path":"pets.list"}}'),
+        }),
+        payload,
+      ]);
   }
 }
 
@@ -250,7 +303,11 @@ async function sendGarbage(port: number, bytes: Buffer): Promise<void> {
   });
 }
 
-async function inBatches<T>(count: number, concurrency: number, task: (index: number) => Promise<T>): Promise<T[]> {
+async function inBatches<T>(
+  count: number,
+  concurrency: number,
+  task: (index: number) => Promise<T>,
+): Promise<T[]> {
   const results: T[] = [];
   for (let start = 0; start < count; start += concurrency) {
     const batch = Array.from({ length: Math.min(concurrency, count - start) }, (_, i) => task(start + i));
@@ -261,7 +318,10 @@ async function inBatches<T>(count: number, concurrency: number, task: (index: nu
 
 async function expectHealthy(ctx: TestApp): Promise<void> {
   const created = await ctx.client.pets.create.mutate(buddy);
-  expectCompleteWorkflow(await collect(ctx.newClient().watchPetCreation(created.traceId, created.streamToken)), buddy);
+  expectCompleteWorkflow(
+    await collect(ctx.newClient().watchPetCreation(created.traceId, created.streamToken)),
+    buddy,
+  );
 }
 
 describe('fuzz', () => {
@@ -331,8 +391,9 @@ describe('fuzz', () => {
 
     // Bytes no WebSocket library would send, and requests no HTTP client would.
     const closeCodes = await inBatches(RAW_CONNECTIONS, 15, async () => {
+      const bytes = randomRawBytes(prng);
       const raw = await RawTcpSocket.open(port);
-      raw.write(randomRawBytes(prng));
+      raw.write(bytes);
       // Half-close: a server waiting for the rest of a frame learns there is none.
       raw.socket.end();
       return RawTcpSocket.closeCode(await raw.ended);
@@ -353,7 +414,13 @@ describe('fuzz', () => {
     expect(pets.length).toBeGreaterThanOrEqual(answers.filter((a) => a.stored).length + storedOverWs + 2);
     for (const pet of pets) {
       const { name, species, ageMonths, weightKg, symptoms } = pet;
-      const input = { name, species, ageMonths, ...(weightKg === undefined ? {} : { weightKg }), ...(symptoms ? { symptoms } : {}) };
+      const input = {
+        name,
+        species,
+        ageMonths,
+        ...(weightKg === undefined ? {} : { weightKg }),
+        ...(symptoms ? { symptoms } : {}),
+      };
       expect(PetInputSchema.parse(input)).toEqual(input);
     }
 

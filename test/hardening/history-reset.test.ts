@@ -28,7 +28,12 @@ describe('when history is gone, a resuming subscriber is told so', () => {
 
     const fresh = await watch();
     expect(ids(fresh)).toEqual(['reset:0', 'set:8', 'set:9', 'set:10', 'finished:11']);
-    expect(fresh[0]).toMatchObject({ kind: 'reset', itemId: 'history', groupId: created.traceId, data: null });
+    expect(fresh[0]).toMatchObject({
+      kind: 'reset',
+      itemId: 'history',
+      groupId: created.traceId,
+      data: null,
+    });
     expect(ids(await watch('3'))).toEqual(['reset:3', 'set:8', 'set:9', 'set:10', 'finished:11']);
     // Nothing after 7 was trimmed: no gap, no reset.
     expect(ids(await watch('7'))).toEqual(['set:8', 'set:9', 'set:10', 'finished:11']);
@@ -36,15 +41,22 @@ describe('when history is gone, a resuming subscriber is told so', () => {
   });
 
   test('expired after STREAM_RETENTION_MS: a resuming subscriber gets the reset event, then NOT_FOUND', async () => {
-    await using ctx = await startTestApp({ env: { STREAM_RETENTION_MS: '30' } });
+    // Long enough for the first watch to connect before the workflow expires.
+    await using ctx = await startTestApp({ env: { STREAM_RETENTION_MS: '500' } });
     const created = await ctx.client.pets.create.mutate(buddy);
     const all = await collect(ctx.client.watchPetCreation(created.traceId, created.streamToken));
     expectCompleteWorkflow(all, buddy);
-    await vi.waitFor(async () => expect(await ctx.app.services.workflows.get(created.traceId)).toBeNull());
+    await vi.waitFor(async () => expect(await ctx.app.services.workflows.get(created.traceId)).toBeNull(), {
+      timeout: 5000,
+    });
     expect(await ctx.app.services.streams.petCreation.getGroup(created.traceId)).toEqual([]);
 
-    const resumed = await drain(ctx.client.watchPetCreation(created.traceId, created.streamToken, { lastEventId: '5' }));
-    expect(resumed.events).toEqual([expect.objectContaining({ kind: 'reset', eventId: '5', groupId: created.traceId })]);
+    const resumed = await drain(
+      ctx.client.watchPetCreation(created.traceId, created.streamToken, { lastEventId: '5' }),
+    );
+    expect(resumed.events).toEqual([
+      expect.objectContaining({ kind: 'reset', eventId: '5', groupId: created.traceId }),
+    ]);
     expect(resumed.error).toMatchObject({
       code: 'NOT_FOUND',
       message: 'No such workflow (unknown trace id, or its retention has passed)',
@@ -57,7 +69,7 @@ describe('when history is gone, a resuming subscriber is told so', () => {
   });
 
   test('memory retention: an expired workflow leaves no stream group, items or listeners behind', async () => {
-    await using ctx = await startTestApp({ env: { STREAM_RETENTION_MS: '30' } });
+    await using ctx = await startTestApp({ env: { STREAM_RETENTION_MS: '500' } });
     const traceIds: string[] = [];
     for (let i = 0; i < 20; i += 1) {
       const created = await ctx.client.pets.create.mutate({ ...buddy, name: `Buddy ${i}` });
@@ -65,9 +77,14 @@ describe('when history is gone, a resuming subscriber is told so', () => {
       await collect(ctx.client.watchPetCreation(created.traceId, created.streamToken));
     }
     const storage = ctx.app.services.backends.streamStorage;
-    await vi.waitFor(async () => {
-      for (const traceId of traceIds) expect(await storage.readAfter('petCreation', traceId, null)).toEqual({ events: [], reset: false });
-    });
+    await vi.waitFor(
+      async () => {
+        for (const traceId of traceIds) {
+          expect(await storage.readAfter('petCreation', traceId, null)).toEqual({ events: [], reset: false });
+        }
+      },
+      { timeout: 5000 },
+    );
     expect(storage.listenerCount()).toBe(0);
   });
 });

@@ -17,37 +17,110 @@ async function post(ctx: TestApp, path: string, body: string, contentType = 'app
     body,
   });
   const text = await response.text();
-  return { status: response.status, text, json: JSON.parse(text) as { error?: { json?: Record<string, unknown> } } };
+  return {
+    status: response.status,
+    text,
+    json: JSON.parse(text) as { error?: { json?: Record<string, unknown> } },
+  };
 }
 
 /** Nothing was stored, and the server still serves a whole workflow. */
 async function expectHealthyAndEmpty(ctx: TestApp): Promise<void> {
   expect(await ctx.client.pets.list.query()).toEqual([]);
   const created = await ctx.client.pets.create.mutate(buddy);
-  expectCompleteWorkflow(await collect(ctx.client.watchPetCreation(created.traceId, created.streamToken)), buddy);
+  expectCompleteWorkflow(
+    await collect(ctx.client.watchPetCreation(created.traceId, created.streamToken)),
+    buddy,
+  );
 }
 
 describe('hostile input over HTTP', () => {
   const cases = [
-    { label: 'non-JSON', path: 'pets.create', body: 'not json', status: 400, code: 'BAD_REQUEST', message: /JSON/ },
-    { label: 'an unknown procedure', path: 'pets.nope', body: '{"json":{}}', status: 404, code: 'NOT_FOUND', message: /No procedure found/ },
-    { label: 'a query called as a mutation', path: 'pets.list', body: '{"json":{}}', status: 405, code: 'METHOD_NOT_SUPPORTED', message: /./ },
-    { label: 'deeply nested JSON', path: 'pets.create', body: `{"json":${deep(10_000)}}`, status: 400, code: 'BAD_REQUEST', message: /^JSON nested deeper than 64 levels$/ },
-    { label: 'a __proto__ key', path: 'pets.create', body: '{"json":{"__proto__":{"admin":true},"name":"Rex","species":"dog","ageMonths":3}}', status: 400, code: 'BAD_REQUEST', message: /^The key "__proto__" is not allowed$/ },
-    { label: 'an escaped __proto__ key', path: 'pets.create', body: '{"json":{"\\u005f_proto__":{"admin":true},"name":"Rex","species":"dog","ageMonths":3}}', status: 400, code: 'BAD_REQUEST', message: /^The key "__proto__" is not allowed$/ },
-    { label: 'a constructor key', path: 'pets.create', body: '{"json":{"constructor":{"prototype":{"admin":true}},"name":"Rex","species":"dog","ageMonths":3}}', status: 400, code: 'BAD_REQUEST', message: /^The key "constructor" is not allowed$/ },
-    { label: 'an array instead of an object', path: 'pets.create', body: '{"json":[1,2]}', status: 400, code: 'BAD_REQUEST', message: /^Invalid input: .*expected object/ },
-    { label: 'an unknown field', path: 'pets.create', body: '{"json":{"name":"Rex","species":"dog","ageMonths":3,"isAdmin":true}}', status: 400, code: 'BAD_REQUEST', message: /^Invalid input: Unrecognized key: "isAdmin"$/ },
+    {
+      label: 'non-JSON',
+      path: 'pets.create',
+      body: 'not json',
+      status: 400,
+      code: 'BAD_REQUEST',
+      message: /JSON/,
+    },
+    {
+      label: 'an unknown procedure',
+      path: 'pets.nope',
+      body: '{"json":{}}',
+      status: 404,
+      code: 'NOT_FOUND',
+      message: /No procedure found/,
+    },
+    {
+      label: 'a query called as a mutation',
+      path: 'pets.list',
+      body: '{"json":{}}',
+      status: 405,
+      code: 'METHOD_NOT_SUPPORTED',
+      message: /./,
+    },
+    {
+      label: 'deeply nested JSON',
+      path: 'pets.create',
+      body: `{"json":${deep(10_000)}}`,
+      status: 400,
+      code: 'BAD_REQUEST',
+      message: /^JSON nested deeper than 64 levels$/,
+    },
+    {
+      label: 'a __proto__ key',
+      path: 'pets.create',
+      body: '{"json":{"__proto__":{"admin":true},"name":"Rex","species":"dog","ageMonths":3}}',
+      status: 400,
+      code: 'BAD_REQUEST',
+      message: /^The key "__proto__" is not allowed$/,
+    },
+    {
+      label: 'an escaped __proto__ key',
+      path: 'pets.create',
+      body: '{"json":{"\\u005f_proto__":{"admin":true},"name":"Rex","species":"dog","ageMonths":3}}',
+      status: 400,
+      code: 'BAD_REQUEST',
+      message: /^The key "__proto__" is not allowed$/,
+    },
+    {
+      label: 'a constructor key',
+      path: 'pets.create',
+      body: '{"json":{"constructor":{"prototype":{"admin":true}},"name":"Rex","species":"dog","ageMonths":3}}',
+      status: 400,
+      code: 'BAD_REQUEST',
+      message: /^The key "constructor" is not allowed$/,
+    },
+    {
+      label: 'an array instead of an object',
+      path: 'pets.create',
+      body: '{"json":[1,2]}',
+      status: 400,
+      code: 'BAD_REQUEST',
+      message: /^Invalid input: .*expected object/,
+    },
+    {
+      label: 'an unknown field',
+      path: 'pets.create',
+      body: '{"json":{"name":"Rex","species":"dog","ageMonths":3,"isAdmin":true}}',
+      status: 400,
+      code: 'BAD_REQUEST',
+      message: /^Invalid input: Unrecognized key: "isAdmin"$/,
+    },
   ];
-  test.each(cases)('$label gets a clear error; nothing is stored', async ({ path, body, status, code, message }) => {
-    await using ctx = await startTestApp();
-    const response = await post(ctx, path, body);
-    expect(response.status).toBe(status);
-    expect(response.json.error?.json).toMatchObject({ data: { code } });
-    expect(String(response.json.error?.json?.['message'])).toMatch(message);
-    expect(response.text).not.toMatch(/\bat .*\.(ts|js):\d+/);
-    await expectHealthyAndEmpty(ctx);
-  });
+  test.each(cases)(
+    '$label gets a clear error; nothing is stored',
+    async ({ path, body, status, code, message }) => {
+      await using ctx = await startTestApp();
+      const response = await post(ctx, path, body);
+      expect(response.status).toBe(status);
+      expect(response.json.error?.json).toMatchObject({ data: { code } });
+      expect(String(response.json.error?.json?.['message'])).toMatch(message);
+      expect(response.text).not.toMatch(/\bat .*\.(ts|js):\d+/);
+      await expectHealthyAndEmpty(ctx);
+    },
+  );
 
   test('wrong methods and content types are refused', async () => {
     await using ctx = await startTestApp();
@@ -59,7 +132,12 @@ describe('hostile input over HTTP', () => {
     });
     expect(put.status).toBe(405);
     expect(await put.json()).toMatchObject({
-      error: { json: { message: 'PUT is not supported here: use GET or POST', data: { code: 'METHOD_NOT_SUPPORTED' } } },
+      error: {
+        json: {
+          message: 'PUT is not supported here: use GET or POST',
+          data: { code: 'METHOD_NOT_SUPPORTED' },
+        },
+      },
     });
     const patch = await fetch(`${ctx.url}/trpc/petCreation.onUpdate`, { method: 'PATCH' });
     expect(patch.status).toBe(405);
@@ -105,7 +183,9 @@ describe('hostile input over WebSocket', () => {
     const socket = new RawSocket(ctx.wsUrl);
     await socket.opened();
     const errorFor = async (id: number | null, after: number) => {
-      const frame = await socket.frame((f) => f['id'] === id && socket.frames.indexOf(f) >= after && 'error' in f);
+      const frame = await socket.frame(
+        (f) => f['id'] === id && socket.frames.indexOf(f) >= after && 'error' in f,
+      );
       return errorOf(frame);
     };
 
@@ -122,11 +202,19 @@ describe('hostile input over WebSocket', () => {
 
     seen = socket.frames.length;
     socket.send(`{"id":1,"method":"query","params":{"path":"pets.list","input":${deep(1000)}}}`);
-    expect(await errorFor(null, seen)).toEqual({ code: 'PARSE_ERROR', message: 'JSON nested deeper than 64 levels' });
+    expect(await errorFor(null, seen)).toEqual({
+      code: 'PARSE_ERROR',
+      message: 'JSON nested deeper than 64 levels',
+    });
 
     seen = socket.frames.length;
-    socket.send('{"id":2,"method":"mutation","params":{"path":"pets.create","input":{"json":{"__proto__":{"x":1}}}}}');
-    expect(await errorFor(null, seen)).toEqual({ code: 'PARSE_ERROR', message: 'The key "__proto__" is not allowed' });
+    socket.send(
+      '{"id":2,"method":"mutation","params":{"path":"pets.create","input":{"json":{"__proto__":{"x":1}}}}}',
+    );
+    expect(await errorFor(null, seen)).toEqual({
+      code: 'PARSE_ERROR',
+      message: 'The key "__proto__" is not allowed',
+    });
 
     seen = socket.frames.length;
     socket.send('{"id":3,"method":"teleport","params":{"path":"pets.list"}}');
@@ -141,8 +229,13 @@ describe('hostile input over WebSocket', () => {
     socket.call(7, 'mutation', 'pets.create', { ...buddy, name: 'Bad\u202Ename' });
     expect(await errorFor(7, 0)).toMatchObject({ code: 'BAD_REQUEST' });
 
-    socket.call(8, 'subscription', 'petCreation.onUpdate', { traceId: created.traceId, token: created.streamToken });
-    const finished = await socket.frame((f) => f['id'] === 8 && JSON.stringify(f).includes('"kind":"finished"'));
+    socket.call(8, 'subscription', 'petCreation.onUpdate', {
+      traceId: created.traceId,
+      token: created.streamToken,
+    });
+    const finished = await socket.frame(
+      (f) => f['id'] === 8 && JSON.stringify(f).includes('"kind":"finished"'),
+    );
     expect(finished).toBeDefined();
     const events = socket.frames.filter((f) => f['id'] === 8 && JSON.stringify(f).includes('"kind"'));
     expect(events).toHaveLength(11);
@@ -156,7 +249,11 @@ describe('hostile input over WebSocket', () => {
     ['an unknown opcode', clientFrame({ opcode: 0x3, payload: Buffer.from('{}') }), 1002],
     ['invalid UTF-8 in a text frame', clientFrame({ opcode: 0x1, payload: Buffer.from([0xc3, 0x28]) }), 1007],
     ['a fragmented control frame', clientFrame({ opcode: 0x9, payload: Buffer.from('x'), fin: false }), 1002],
-    ['a frame claiming 2^53 bytes', clientFrame({ opcode: 0x1, payload: Buffer.alloc(0), claimedLength: 2 ** 53 }), 1009],
+    [
+      'a frame claiming 2^53 bytes',
+      clientFrame({ opcode: 0x1, payload: Buffer.alloc(0), claimedLength: 2 ** 53 }),
+      1009,
+    ],
   ])('%s closes that connection alone', async (_label, bytes, code) => {
     await using ctx = await startTestApp();
     const port = Number(new URL(ctx.url).port);
@@ -181,7 +278,10 @@ describe('hostile input over WebSocket', () => {
       JSON.stringify({
         id: 1,
         method: 'mutation',
-        params: { path: 'pets.create', input: { ...input, meta: { values: { name: [['custom', 'nope']] } } } },
+        params: {
+          path: 'pets.create',
+          input: { ...input, meta: { values: { name: [['custom', 'nope']] } } },
+        },
       }),
     );
     expect(errorOf(await socket.frame((f) => 'error' in f))).toEqual({

@@ -35,11 +35,15 @@ describe('limits', () => {
     const response = await fetch(`${ctx.url}/trpc/pets.create`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ json: { ...buddy, name: 'B'.repeat(80), symptoms: Array(20).fill('s'.repeat(100)) } }),
+      body: JSON.stringify({
+        json: { ...buddy, name: 'B'.repeat(80), symptoms: Array(20).fill('s'.repeat(100)) },
+      }),
     });
     expect(response.status).toBe(413);
     expect(await response.json()).toMatchObject({
-      error: { json: { message: 'The request body is larger than 1024 bytes', data: { code: 'PAYLOAD_TOO_LARGE' } } },
+      error: {
+        json: { message: 'The request body is larger than 1024 bytes', data: { code: 'PAYLOAD_TOO_LARGE' } },
+      },
     });
     await ctx.client.pets.create.mutate(buddy);
     expect(await ctx.client.pets.list.query()).toHaveLength(1);
@@ -101,7 +105,11 @@ describe('limits', () => {
 
   test('pets.create is rate limited per client: 429 with Retry-After, nothing stored, other clients unaffected', async () => {
     await using ctx = await startTestApp({
-      env: { RATE_LIMIT_CREATE_PER_MINUTE: '60', RATE_LIMIT_CREATE_BURST: '3', API_KEYS: `${KEY_A},${KEY_B}` },
+      env: {
+        RATE_LIMIT_CREATE_PER_MINUTE: '60',
+        RATE_LIMIT_CREATE_BURST: '3',
+        API_KEYS: `${KEY_A},${KEY_B}`,
+      },
     });
     const create = (key: string) =>
       fetch(`${ctx.url}/trpc/pets.create`, {
@@ -129,7 +137,10 @@ describe('limits', () => {
     for (let i = 0; i < 3; i += 1) await b.pets.create.mutate(buddy);
     const error = await refusal(b.pets.create.mutate(buddy));
     expect(error).toBeInstanceOf(TRPCClientError);
-    expect((error as TRPCClientError<never>).data).toMatchObject({ code: 'TOO_MANY_REQUESTS', retryAfterSeconds: 1 });
+    expect((error as TRPCClientError<never>).data).toMatchObject({
+      code: 'TOO_MANY_REQUESTS',
+      retryAfterSeconds: 1,
+    });
     expect(await ctx.client.pets.list.query()).toHaveLength(6);
   });
 
@@ -154,5 +165,7 @@ describe('limits', () => {
 
 function hasResultType(frame: Record<string, unknown>, type: string): boolean {
   const result = frame['result'];
-  return typeof result === 'object' && result !== null && (result as Record<string, unknown>)['type'] === type;
+  return (
+    typeof result === 'object' && result !== null && (result as Record<string, unknown>)['type'] === type
+  );
 }

@@ -40,9 +40,14 @@ describe('stream tokens', () => {
     // The same workflow, a token signed with the right secret, but already expired.
     const expired = new StreamTokens({ secret: NEW_SECRET, ttlSeconds: 1, now: () => Date.now() - 60_000 });
     const resumed = collect(
-      ctx.client.watchPetCreation(created.traceId, expired.issue(created.traceId), { lastEventId: all[3]?.eventId }),
+      ctx.client.watchPetCreation(created.traceId, expired.issue(created.traceId), {
+        lastEventId: all[3]?.eventId,
+      }),
     );
-    expect(await failure(resumed)).toMatchObject({ code: 'UNAUTHORIZED', message: 'The stream token has expired' });
+    expect(await failure(resumed)).toMatchObject({
+      code: 'UNAUTHORIZED',
+      message: 'The stream token has expired',
+    });
   });
 
   test('a token opens one workflow only', async () => {
@@ -64,10 +69,12 @@ describe('stream tokens', () => {
     const oldToken = new StreamTokens({ secret: OLD_SECRET, ttlSeconds: 3600 }).issue(created.traceId);
     expectCompleteWorkflow(await collect(ctx.client.watchPetCreation(created.traceId, oldToken)), buddy);
 
-    expect(new StreamTokens({ secret: NEW_SECRET, ttlSeconds: 1 }).verify(created.traceId, created.streamToken)).toBe('ok');
-    expect(new StreamTokens({ secret: OLD_SECRET, ttlSeconds: 1 }).verify(created.traceId, created.streamToken)).toBe(
-      'invalid',
-    );
+    expect(
+      new StreamTokens({ secret: NEW_SECRET, ttlSeconds: 1 }).verify(created.traceId, created.streamToken),
+    ).toBe('ok');
+    expect(
+      new StreamTokens({ secret: OLD_SECRET, ttlSeconds: 1 }).verify(created.traceId, created.streamToken),
+    ).toBe('invalid');
     const unknown = new StreamTokens({ secret: 'x'.repeat(32), ttlSeconds: 3600 }).issue(created.traceId);
     expect(await failure(collect(ctx.client.watchPetCreation(created.traceId, unknown)))).toMatchObject({
       code: 'UNAUTHORIZED',
@@ -152,11 +159,15 @@ describe('API keys', () => {
 
 describe('WebSocket origin check', () => {
   test('with ALLOWED_ORIGINS set, upgrades from other origins get 403; listed and absent origins pass', async () => {
-    await using ctx = await startTestApp({ env: { ALLOWED_ORIGINS: 'https://shelter.example,http://localhost:5173' } });
+    await using ctx = await startTestApp({
+      env: { ALLOWED_ORIGINS: 'https://shelter.example,http://localhost:5173' },
+    });
     const open = (origin?: string) => new RawSocket(ctx.wsUrl, origin ? { origin } : {});
     expect(await failure(open('https://evil.example').opened())).toEqual(new UpgradeRefused(403));
     expect(await failure(open('null').opened())).toEqual(new UpgradeRefused(403));
-    expect(await failure(open('https://shelter.example.evil.example').opened())).toEqual(new UpgradeRefused(403));
+    expect(await failure(open('https://shelter.example.evil.example').opened())).toEqual(
+      new UpgradeRefused(403),
+    );
     for (const origin of ['https://shelter.example', 'http://localhost:5173', undefined]) {
       const socket = open(origin);
       await socket.opened();
@@ -192,7 +203,9 @@ describe('errors never leak internals', () => {
     expect(JSON.stringify(frame)).not.toMatch(/ECONNREFUSED|db\.js|stack|\/srv/);
     socket.close();
 
-    expect(ctx.logs.filter((l) => l.msg.startsWith('❌') && JSON.stringify(l).includes('ECONNREFUSED'))).toHaveLength(2);
+    expect(
+      ctx.logs.filter((l) => l.msg.startsWith('❌') && JSON.stringify(l).includes('ECONNREFUSED')),
+    ).toHaveLength(2);
   });
 
   test('a plain route that throws gets a bare 500', async () => {
@@ -219,7 +232,9 @@ describe('errors never leak internals', () => {
       const port = typeof address === 'object' && address ? address.port : 0;
       const response = await fetch(`http://127.0.0.1:${port}/boom`);
       expect(response.status).toBe(500);
-      expect(await response.json()).toEqual({ error: { code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error' } });
+      expect(await response.json()).toEqual({
+        error: { code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error' },
+      });
       expect(lines.some((l) => JSON.stringify(l).includes('credentials.json'))).toBe(true);
     } finally {
       server.closeAllConnections();

@@ -55,7 +55,11 @@ describe('slow consumers', () => {
     }
 
     /** One workflow whose burst a reading client watches; returns its events and how long they took. */
-    const run = async (name: string, count: number, stall?: (traceId: string, token: string) => Promise<void>) => {
+    const run = async (
+      name: string,
+      count: number,
+      stall?: (traceId: string, token: string) => Promise<void>,
+    ) => {
       const burst: Burst = { start: createDeferred<void>(), count, stopped: false, written: 0 };
       bursts.set(name, burst);
       const created = await ctx.client.pets.create.mutate({ ...buddy, name });

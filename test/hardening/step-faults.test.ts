@@ -62,7 +62,9 @@ describe('faults in steps', () => {
       flows: ['petCreation'],
       async handler({ pet }, { attempt, streams, pets, emit, traceId }) {
         if (attempt > 1) {
-          await streams.petCreation.set(traceId, 'stubborn', { message: `attempt ${attempt} for ${pet.name}` });
+          await streams.petCreation.set(traceId, 'stubborn', {
+            message: `attempt ${attempt} for ${pet.name}`,
+          });
           return;
         }
         // Ignores its signal entirely, then tries to write long after its timeout.
@@ -76,7 +78,11 @@ describe('faults in steps', () => {
             () => 'store written',
             (error: unknown) => `store refused: ${(error as Error).name}`,
           ),
-          emit('feeding.reminder.completed', { petId: pet.id, status: 'healthy', nextFeedingAt: 'late' }).then(
+          emit('feeding.reminder.completed', {
+            petId: pet.id,
+            status: 'healthy',
+            nextFeedingAt: 'late',
+          }).then(
             () => 'bus written',
             (error: unknown) => `bus refused: ${(error as Error).name}`,
           ),
@@ -92,7 +98,9 @@ describe('faults in steps', () => {
       'attempt 2 for Buddy',
       'Pet creation workflow finished for Buddy',
     ]);
-    expect(ctx.logs.some((l) => l.msg === '⚠️ An aborted attempt is still running; its writes are refused')).toBe(true);
+    expect(
+      ctx.logs.some((l) => l.msg === '⚠️ An aborted attempt is still running; its writes are refused'),
+    ).toBe(true);
     const petBefore = await ctx.client.pets.get.query({ id: created.pet.id });
 
     release.resolve();
@@ -101,7 +109,11 @@ describe('faults in steps', () => {
       'store refused: TimeoutError',
       'bus refused: TimeoutError',
     ]);
-    const stored = await ctx.app.services.backends.streamStorage.readAfter('petCreation', created.traceId, null);
+    const stored = await ctx.app.services.backends.streamStorage.readAfter(
+      'petCreation',
+      created.traceId,
+      null,
+    );
     expect(stored.events).toEqual(events);
     expect(await ctx.client.pets.get.query({ id: created.pet.id })).toEqual(petBefore);
   });
@@ -128,7 +140,9 @@ describe('faults in steps', () => {
       '❌ Always failing step failed for Buddy; the workflow goes on without it',
       'Pet creation workflow finished for Buddy with 1 failed step',
     ]);
-    const waits = ctx.logs.filter((l) => l.step === 'AlwaysFails' && l.level === 50).map((l) => l['retryInMs']);
+    const waits = ctx.logs
+      .filter((l) => l.step === 'AlwaysFails' && l.level === 50)
+      .map((l) => l['retryInMs']);
     expect(waits).toHaveLength(4);
     // Full jitter between half and all of base * 2^(attempt-1).
     const [first, second, third, last] = waits as [number, number, number, null];

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 
-import { TRPCError } from '@trpc/server';
 import { describe, expect, test, vi } from 'vitest';
 
 import { defineStep } from '../../server/workers/define-step.js';
@@ -9,16 +8,9 @@ import { createDeferred } from '../../shared/deferred.js';
 import { TraceEntrySchema, type TraceEntry } from '../../shared/trace.js';
 import { collect } from '../support/async.js';
 import { createTestCaller } from '../support/caller.js';
+import { rejection } from '../support/errors.js';
 import { buddy, luna, max } from '../support/pets.js';
-
-async function rejection(promise: Promise<unknown>): Promise<TRPCError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof TRPCError)) throw new Error(`expected a TRPCError, got ${String(error)}`);
-  return error;
-}
+import { deleteKeys, randomKeyPrefix, TEST_REDIS_URL } from '../support/redis.js';
 
 /** In process, a subscription yields tracked envelopes `[id, data]`; each entry is checked against its schema. */
 function untrack(value: unknown): { readonly id: string; readonly entry: TraceEntry } {
@@ -294,5 +286,48 @@ describe('traces', () => {
     expect(kept.items.map((s) => s.traceId)).toEqual([ids[2], ids[1]]);
     expect(h.services.observability.traces.size()).toBe(2);
     gate.resolve();
+  });
+});
+
+describe('traces on Redis backends', () => {
+  test('the instance records the workflow in order with Redis event ids, and a replayed write of a retry once', async () => {
+    const prefix = randomKeyPrefix();
+    const flaky = defineStep({
+      name: 'FlakyStep',
+      title: 'Flaky step',
+      subscribes: 'pet.created',
+      emits: [],
+      flows: ['petCreation'],
+      async handler({ pet }, { streams, traceId, attempt }) {
+        await streams.petCreation.set(traceId, 'flaky', { message: `Checked ${pet.name}` });
+        if (attempt === 1) throw new Error('scale not calibrated');
+      },
+    });
+    try {
+      await using t = createTestCaller({
+        steps: [feedingReminderStep, flaky],
+        env: { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix, STEP_MAX_ATTEMPTS: '3' },
+      });
+      const created = await t.caller.pets.create(max);
+      await t.services.workflows.onFinished(created.traceId);
+      const stream = await collect(t.services.streams.petCreation.subscribe(created.traceId));
+      expect(stream[0]?.eventId).toMatch(/^\d+-\d+$/);
+
+      // The last entries (the finish) may still be on their way when onFinished resolves elsewhere.
+      await vi.waitFor(async () => {
+        const trace = await t.caller.traces.get({ traceId: created.traceId, token: created.streamToken });
+        const writes = trace.entries.flatMap((e) => (e.kind === 'stream_write' ? [e] : []));
+        expect(writes.map((w) => [w.eventId, w.itemId])).toEqual(stream.map((e) => [e.eventId, e.itemId]));
+        expect(
+          trace.stepRuns.filter((r) => r.step === 'FlakyStep').map((r) => [r.attempt, r.status]),
+        ).toEqual([
+          [1, 'failed'],
+          [2, 'succeeded'],
+        ]);
+      });
+      expect((await t.caller.system.stats()).eventsWritten.total).toBe(stream.length);
+    } finally {
+      await deleteKeys(prefix);
+    }
   });
 });

@@ -1,4 +1,3 @@
-import { TRPCError } from '@trpc/server';
 import { describe, expect, test } from 'vitest';
 
 import { defineStep } from '../../server/workers/define-step.js';
@@ -6,17 +5,9 @@ import { createDeferred } from '../../shared/deferred.js';
 import type { PetCreationEvent } from '../../shared/pet-creation.js';
 import { collect, untracked } from '../support/async.js';
 import { createTestCaller } from '../support/caller.js';
+import { rejection } from '../support/errors.js';
 import { buddy, luna, max } from '../support/pets.js';
 import { expectCompleteWorkflow } from '../support/stream-assertions.js';
-
-async function rejection(promise: Promise<unknown>): Promise<TRPCError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof TRPCError)) throw new Error(`expected a TRPCError, got ${String(error)}`);
-  return error;
-}
 
 describe('pets router, in process', () => {
   test.each([max, luna, buddy])('$name: the workflow streams every step and finishes', async (pet) => {

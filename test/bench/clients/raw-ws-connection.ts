@@ -1,6 +1,7 @@
 /** A plain `ws` client speaking the raw baseline's subscribe message. */
 import WebSocket from 'ws';
 
+import { rawText } from '../raw-text.js';
 import type { BenchConnection, Receiver } from './bench-connection.js';
 
 export async function connectRawWs(url: string): Promise<BenchConnection> {
@@ -12,7 +13,7 @@ export async function connectRawWs(url: string): Promise<BenchConnection> {
   let receive: Receiver | undefined;
   let acknowledged: (() => void) | undefined;
   socket.on('message', (raw) => {
-    const message = JSON.parse(String(raw)) as unknown;
+    const message = JSON.parse(rawText(raw)) as unknown;
     if (acknowledged && typeof message === 'object' && message !== null && 'subscribed' in message) {
       acknowledged();
       acknowledged = undefined;

@@ -9,6 +9,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 
 import { now } from '../clock.js';
 import { makePayload } from '../payload.js';
+import { rawText } from '../raw-text.js';
 import type { BenchGroup, BenchServer } from './bench-server.js';
 
 export function createRawWsServer(): BenchServer {
@@ -20,7 +21,7 @@ export function createRawWsServer(): BenchServer {
   wss.on('connection', (socket) => {
     let joined: Set<WebSocket> | undefined;
     socket.on('message', (raw) => {
-      const request = JSON.parse(String(raw)) as { sub?: string };
+      const request = JSON.parse(rawText(raw)) as { sub?: string };
       if (typeof request.sub !== 'string') return;
       joined?.delete(socket);
       joined = groups.get(request.sub) ?? new Set();

@@ -60,7 +60,7 @@ export class RawTcpSocket {
   /** The close code of the first close frame the server sent, if any. */
   static closeCode(received: Buffer): number | null {
     // Server frames are unmasked: opcode 0x8 is close, its payload starts with the code.
-    for (let i = 0; i + 1 < received.length; ) {
+    for (let i = 0; i + 1 < received.length;) {
       const opcode = (received[i] ?? 0) & 0x0f;
       let length = (received[i + 1] ?? 0) & 0x7f;
       let header = 2;
