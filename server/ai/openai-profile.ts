@@ -190,11 +190,9 @@ export class OpenAIProfileGenerator implements ProfileGenerator {
     if (error instanceof APIConnectionTimeoutError) {
       return new EnrichmentFailed('timeout', `no answer within ${this.#options.timeoutMs} ms`, { cause: error });
     }
-    if (error instanceof APIError && error.status !== undefined) {
-      return new EnrichmentFailed('http', `the server answered HTTP ${error.status}`, {
-        cause: error,
-        status: error.status,
-      });
+    const status: unknown = error instanceof APIError ? error.status : undefined;
+    if (typeof status === 'number') {
+      return new EnrichmentFailed('http', `the server answered HTTP ${status}`, { cause: error, status });
     }
     if (error instanceof SyntaxError) {
       return new EnrichmentFailed('malformed', 'the server sent an event that is not JSON', { cause: error });

@@ -10,6 +10,12 @@ import { EnrichmentFailed } from './profile-generator.js';
 export const BACKOFF_BASE_MS = 500;
 export const BACKOFF_MAX_MS = 8000;
 
+/** The response headers of an API error (the SDK types them loosely). */
+function headersOf(error: { readonly headers?: unknown }): Headers | undefined {
+  const headers = error.headers;
+  return headers instanceof Headers ? headers : undefined;
+}
+
 /** Rate limits, server errors, lost connections and timeouts; never answers the model did give. */
 export function isRetryable(error: unknown): boolean {
   if (error instanceof EnrichmentFailed) return error.reason === 'timeout' || error.reason === 'connection';
@@ -17,7 +23,7 @@ export function isRetryable(error: unknown): boolean {
   if (error instanceof APIConnectionError) return true;
   if (!(error instanceof APIError) || error.status === undefined) return false;
   // The server may say so explicitly (OpenAI sends it).
-  const explicit = error.headers?.get('x-should-retry');
+  const explicit = headersOf(error)?.get('x-should-retry');
   if (explicit === 'true') return true;
   if (explicit === 'false') return false;
   return error.status === 408 || error.status === 409 || error.status === 429 || error.status >= 500;
@@ -57,7 +63,7 @@ export type RetryContext = {
  */
 export function retryDelayMs(error: unknown, context: RetryContext): number | null {
   if (context.retriesDone >= context.maxRetries || !isRetryable(error)) return null;
-  const headers = error instanceof APIError ? error.headers : undefined;
+  const headers = error instanceof APIError ? headersOf(error) : undefined;
   const delay = retryAfterMs(headers, context.now) ?? backoffMs(context.retriesDone + 1, context.random);
   return delay < context.remainingMs ? delay : null;
 }
