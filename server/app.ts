@@ -59,6 +59,7 @@ export function createApp(config: Config, log: Logger, overrides: ServiceOverrid
     pingMs: config.limits.wsPingMs,
     maxBufferedBytes: config.limits.wsMaxBufferedBytes,
     slowConsumerMs: config.limits.wsSlowConsumerMs,
+    fastPath: config.limits.wsFastPath,
     maxSubscriptionsPerConnection: config.limits.maxSubscriptionsPerConnection,
     allowedOrigins: config.security.allowedOrigins,
     apiKeys: services.apiKeys,

@@ -48,6 +48,10 @@ export const EnvSchema = z.object({
   SSE_HEARTBEAT_MS: int(0).default(15_000),
   WS_MAX_BUFFERED_BYTES: int(1024).default(1_048_576),
   WS_SLOW_CONSUMER_MS: int(0).default(2000),
+  WS_FAST_PATH: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .default('true')
+    .transform((value) => value === 'true'),
   MAX_SUBSCRIPTIONS_PER_CONNECTION: int(1).default(100),
   RATE_LIMIT_CREATE_PER_MINUTE: int(0).default(60),
   RATE_LIMIT_CREATE_BURST: int(1).default(20),
@@ -136,6 +140,8 @@ export type Config = {
     readonly wsMaxBufferedBytes: number;
     /** How long a WebSocket may stay above `wsMaxBufferedBytes` before it is closed. */
     readonly wsSlowConsumerMs: number;
+    /** Deliver `petCreation.onUpdate` over WebSocket from one listener per workflow instead of tRPC's per-subscriber loop. */
+    readonly wsFastPath: boolean;
     readonly maxSubscriptionsPerConnection: number;
     /** Sustained `pets.create` calls per client per minute; 0 turns the limit off. */
     readonly createRatePerMinute: number;
@@ -218,6 +224,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
       wsMaxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
       wsSlowConsumerMs: e.WS_SLOW_CONSUMER_MS,
+      wsFastPath: e.WS_FAST_PATH,
       maxSubscriptionsPerConnection: e.MAX_SUBSCRIPTIONS_PER_CONNECTION,
       createRatePerMinute: e.RATE_LIMIT_CREATE_PER_MINUTE,
       createRateBurst: e.RATE_LIMIT_CREATE_BURST,

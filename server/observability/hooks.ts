@@ -8,6 +8,9 @@ import type { StoredEvent } from '../streams/stream-storage.js';
 export type StreamObserver = {
   /** An event handed to a subscriber; `live` is false for history replay. */
   readonly delivered: (event: StoredEvent, live: boolean) => void;
+  /** A subscription opened or closed that holds no storage listener of its own (shared group delivery). */
+  readonly subscribed?: (stream: string) => void;
+  readonly unsubscribed?: (stream: string) => void;
 };
 
 /** Ends a step attempt: `null` when it succeeded, its error when it failed. */

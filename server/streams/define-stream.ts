@@ -2,6 +2,7 @@ import type { z } from 'zod';
 
 import { compareEventIds, type StreamEvent } from '../../shared/stream-event.js';
 import type { StreamObserver } from '../observability/hooks.js';
+import { GroupFanOut, type FanOutSink } from './group-fan-out.js';
 import type { StreamStorage } from './stream-storage.js';
 import { SubscriberOverflow, SubscriptionQueue } from './subscription-queue.js';
 
@@ -48,6 +49,7 @@ export class Stream<TData> {
   readonly #schema: z.ZodType<TData>;
   readonly #storage: StreamStorage;
   readonly #options: StreamOptions;
+  #fanOut: GroupFanOut | undefined;
 
   constructor(
     definition: StreamDefinition<string, z.ZodType<TData>>,
@@ -167,6 +169,22 @@ export class Stream<TData> {
         live.end();
       }
     }
+  }
+
+  /**
+   * The same events as `subscribe`, pushed to `sink` instead of pulled:
+   * all push subscribers of a group share one storage listener, and each
+   * event reaches them all in one call. Returns the function that stops it.
+   */
+  push(groupId: string, after: string | null, sink: FanOutSink): () => void {
+    this.#fanOut ??= new GroupFanOut({
+      stream: this.name,
+      storage: this.#storage,
+      bufferLimit: this.#options.subscriberBufferLimit,
+      observer: this.#options.observer,
+      resetEvent: (group, resumeAfter) => this.resetEvent(group, resumeAfter),
+    });
+    return this.#fanOut.subscribe(groupId, after, sink);
   }
 
   /**

@@ -44,12 +44,20 @@ function eventMessage(message: unknown): string | undefined {
   ) {
     return undefined;
   }
-  // Everything after the request id is the same for every subscriber.
-  const tail = event.messageTail(() => {
+  return messageHead(id, jsonrpc) + trackedEventTail(event);
+}
+
+/** The start of a reply to request `id`: `{"id":…` and its `jsonrpc` when the request had one. */
+export function messageHead(id: number | string, jsonrpc: string | undefined): string {
+  return `{"id":${JSON.stringify(id)}${jsonrpc === undefined ? '' : `,"jsonrpc":${JSON.stringify(jsonrpc)}`}`;
+}
+
+/** Everything after the request id of a tracked event's message: the same for every subscriber. */
+export function trackedEventTail(event: SerializedEvent<unknown>): string {
+  return event.messageTail(() => {
     const eventId = JSON.stringify(event.eventId);
     return `,"result":{"type":"data","data":{"json":{"id":${eventId},"data":${event.json}}},"id":${eventId}}}`;
   });
-  return `{"id":${JSON.stringify(id)}${jsonrpc === undefined ? '' : `,"jsonrpc":${JSON.stringify(jsonrpc)}`}${tail}`;
 }
 
 /**

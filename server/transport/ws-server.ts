@@ -1,8 +1,13 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 
-import { applyWSSHandler, type CreateWSSContextFnOptions, type Encoder } from '@trpc/server/adapters/ws';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { TRPCError } from '@trpc/server';
+import {
+  getWSConnectionHandler,
+  type CreateWSSContextFnOptions,
+  type Encoder,
+} from '@trpc/server/adapters/ws';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 
 import type { Context, RequestScope } from '../context.js';
 import { apiKeyRejected } from '../errors.js';
@@ -16,6 +21,7 @@ import { SubscriptionSlots } from '../security/subscription-slots.js';
 import { MAX_BATCH_SIZE, TRPC_PATH } from './http-server.js';
 import { boundOutgoingBuffer } from './ws-backpressure.js';
 import { encodeMessage } from './ws-encoder.js';
+import { FastPathConnection } from './ws-fast-path.js';
 import { startHeartbeat } from './ws-heartbeat.js';
 
 export type WsServerOptions = {
@@ -31,6 +37,8 @@ export type WsServerOptions = {
   readonly maxBufferedBytes: number;
   /** How long a connection may stay above `maxBufferedBytes` before it is closed (4008). */
   readonly slowConsumerMs: number;
+  /** Serve `petCreation.onUpdate` through the shared-listener fast path (see ws-fast-path.ts). */
+  readonly fastPath: boolean;
   /** Subscriptions one connection may hold at once. */
   readonly maxSubscriptionsPerConnection: number;
   /** Origins a browser may connect from; empty allows all. */
@@ -79,16 +87,41 @@ export function attachWsServer(server: http.Server, options: WsServerOptions): W
     });
     if (expectsConnectionParams(req)) closeUnlessParamsArrive(client);
   });
-  const handler = applyWSSHandler({
+  const onError = ({ error, path }: { readonly error: TRPCError; readonly path: string | undefined }) => {
+    if (error.code === 'INTERNAL_SERVER_ERROR')
+      options.log?.error({ err: error.cause ?? error, path }, '❌ Call failed');
+  };
+  // Contexts of connections that were admitted: the fast path serves only those.
+  const contexts = new WeakMap<WebSocket, Context>();
+  const serveConnection = getWSConnectionHandler({
     wss,
     router: options.router,
-    createContext: (opts) => createConnectionContext(opts, options),
+    createContext: (opts) => {
+      const ctx = createConnectionContext(opts, options);
+      contexts.set(opts.res, ctx);
+      return ctx;
+    },
     experimental_encoder: guardedJson,
     maxBatchSize: MAX_BATCH_SIZE,
-    onError: ({ error, path }) => {
-      if (error.code === 'INTERNAL_SERVER_ERROR')
-        options.log?.error({ err: error.cause ?? error, path }, '❌ Call failed');
-    },
+    onError,
+  });
+  wss.on('connection', (client: WebSocket, req: http.IncomingMessage) => {
+    const before = client.listeners('message').length;
+    serveConnection(client, req);
+    if (!options.fastPath) return;
+    // tRPC's frame listener is wrapped: frames the fast path serves never reach it.
+    let fastPath: FastPathConnection | undefined;
+    for (const listener of client.listeners('message').slice(before)) {
+      client.off('message', listener as (...args: unknown[]) => void);
+      client.on('message', (data: RawData, isBinary: boolean) => {
+        const ctx = contexts.get(client);
+        if (ctx) {
+          fastPath ??= new FastPathConnection(client, ctx, { router: options.router, onError });
+          if (fastPath.handle(data, isBinary)) return;
+        }
+        (listener as (data: RawData, isBinary: boolean) => void).call(client, data, isBinary);
+      });
+    }
   });
   const heartbeat = options.pingMs > 0 ? startHeartbeat(wss, options.pingMs) : null;
 
@@ -120,7 +153,10 @@ export function attachWsServer(server: http.Server, options: WsServerOptions): W
 
   return {
     wss,
-    broadcastReconnectNotification: handler.broadcastReconnectNotification,
+    broadcastReconnectNotification: () => {
+      const data = guardedJson.encode({ id: null, method: 'reconnect' });
+      for (const client of wss.clients) if (client.readyState === client.OPEN) client.send(data);
+    },
     close: async (graceMs) => {
       heartbeat?.stop();
       const closed = [...wss.clients].map(

@@ -1,0 +1,96 @@
+import { describe, expect, test } from 'vitest';
+import { z } from 'zod';
+
+import { createDeferred } from '../../shared/deferred.js';
+import { Stream, defineStream } from '../../server/streams/define-stream.js';
+import { MemoryStreamStorage } from '../../server/streams/memory-stream-storage.js';
+import type { HistoryRead, StoredEvent } from '../../server/streams/stream-storage.js';
+
+const definition = defineStream({ name: 'progress', schema: z.object({ message: z.string() }) });
+
+/** Memory storage whose history reads wait for `gate`: events can be written while a read is under way. */
+class GatedStorage extends MemoryStreamStorage {
+  gate: Promise<void> = Promise.resolve();
+  override async readAfter(stream: string, groupId: string, after: string | null): Promise<HistoryRead> {
+    await this.gate;
+    return super.readAfter(stream, groupId, after);
+  }
+}
+
+function setup(options: { readonly bufferLimit?: number; readonly historyLimit?: number } = {}) {
+  const storage = new GatedStorage({ historyLimit: options.historyLimit ?? 100, retentionMs: 60_000 });
+  const delivered: string[] = [];
+  const stream = new Stream(definition, storage, {
+    subscriberBufferLimit: options.bufferLimit ?? 100,
+    observer: { delivered: (event, live) => delivered.push(`${event.eventId}${live ? ' live' : ''}`) },
+  });
+  return { storage, stream, delivered };
+}
+
+/** A push subscription collecting what it gets; `ended` resolves with the error, if any. */
+function watch(stream: Stream<unknown>, groupId: string, after: string | null = null) {
+  const events: StoredEvent[] = [];
+  const ended = createDeferred<unknown>();
+  const stop = stream.push(groupId, after, {
+    event: (event) => events.push(event),
+    end: (error) => ended.resolve(error),
+  });
+  return {
+    events,
+    ended: ended.promise,
+    stop,
+    ids: () => events.map((event) => `${event.kind}:${event.eventId}`),
+  };
+}
+
+describe('Stream.push (shared group delivery)', () => {
+  test('history, then live, each once, ending after finished; one storage listener for all', async () => {
+    const { storage, stream } = setup();
+    await stream.set('g', 'a', { message: 'one' });
+    const first = watch(stream, 'g');
+    const second = watch(stream, 'g', '1');
+    expect(storage.listenerCount()).toBe(1);
+    await stream.set('g', 'a', { message: 'two' });
+    await stream.finish('g', { message: 'done' });
+    expect(await first.ended).toBeUndefined();
+    expect(await second.ended).toBeUndefined();
+    expect(first.ids()).toEqual(['set:1', 'set:2', 'finished:3']);
+    expect(second.ids()).toEqual(['set:2', 'finished:3']);
+    expect(storage.listenerCount()).toBe(0);
+  });
+
+  test('events written during the history read arrive once; too many of them are read again from storage', async () => {
+    const { storage, stream, delivered } = setup({ bufferLimit: 2 });
+    const gate = createDeferred<void>();
+    storage.gate = gate.promise;
+    await stream.set('g', 'a', { message: 'one' });
+    const small = watch(stream, 'g');
+    for (const message of ['two', 'three', 'four', 'five']) await stream.set('g', 'a', { message });
+    gate.resolve();
+    await stream.finish('g', { message: 'done' });
+    await small.ended;
+    expect(small.ids()).toEqual(['set:1', 'set:2', 'set:3', 'set:4', 'set:5', 'finished:6']);
+    expect(delivered).toHaveLength(6);
+  });
+
+  test('a resume point whose history is trimmed gets reset first; stop ends delivery without end()', async () => {
+    const { storage, stream } = setup({ historyLimit: 2 });
+    for (const message of ['one', 'two', 'three', 'four']) await stream.set('g', 'a', { message });
+    const resumed = watch(stream, 'g', '1');
+    await expect.poll(() => resumed.events.length).toBe(3);
+    expect(resumed.ids()).toEqual(['reset:1', 'set:3', 'set:4']);
+    resumed.stop();
+    resumed.stop();
+    expect(storage.listenerCount()).toBe(0);
+    await stream.set('g', 'a', { message: 'five' });
+    expect(resumed.events).toHaveLength(3);
+  });
+
+  test('a failing history read ends the subscription with its error', async () => {
+    const { storage, stream } = setup();
+    storage.gate = Promise.reject(new Error('storage down'));
+    const failed = watch(stream, 'g');
+    expect(await failed.ended).toEqual(new Error('storage down'));
+    expect(storage.listenerCount()).toBe(0);
+  });
+});
