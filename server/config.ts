@@ -4,83 +4,88 @@
  */
 import { z } from 'zod';
 
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number().int().min(min).max(max);
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 
-const list = z
-  .string()
-  .transform((s) => s.split(',').map((part) => part.trim()).filter(Boolean));
+const list = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean),
+);
 
-export const EnvSchema = z.object({
-  PORT: int(0, 65_535).default(3000),
-  HOST: z.string().min(1).default('127.0.0.1'),
-  LOG_LEVEL: z
-    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-    .default('info'),
+export const EnvSchema = z
+  .object({
+    PORT: int(0, 65_535).default(3000),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
-  OPENAI_API_KEY: z.string().min(1).optional(),
-  OPENAI_BASE_URL: z.url().optional(),
-  OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
-  OPENAI_TIMEOUT_MS: int(1).default(30_000),
-  OPENAI_MAX_RETRIES: int(0, 10).default(2),
-  OPENAI_TOTAL_TIMEOUT_MS: int(1).optional(),
-  OPENAI_RESPONSE_FORMAT: z.enum(['json_schema', 'json_object']).default('json_schema'),
+    OPENAI_API_KEY: z.string().min(1).optional(),
+    OPENAI_BASE_URL: z.url().optional(),
+    OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
+    OPENAI_TIMEOUT_MS: int(1).default(30_000),
+    OPENAI_MAX_RETRIES: int(0, 10).default(2),
+    OPENAI_TOTAL_TIMEOUT_MS: int(1).optional(),
+    OPENAI_RESPONSE_FORMAT: z.enum(['json_schema', 'json_object']).default('json_schema'),
 
-  FEEDING_CHECK_DELAY_MS: int(0).default(1000),
+    FEEDING_CHECK_DELAY_MS: int(0).default(1000),
 
-  STREAM_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-  STREAM_TOKEN_PREVIOUS_SECRETS: list.optional(),
-  STREAM_TOKEN_TTL_SECONDS: int(1).default(86_400),
-  STREAM_HISTORY_LIMIT: int(1).default(1000),
-  STREAM_RETENTION_MS: int(0).default(3_600_000),
-  TRACE_MAX_TRACES: int(1).default(10_000),
-  TRACE_MAX_ENTRIES: int(10).default(1000),
+    STREAM_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    STREAM_TOKEN_PREVIOUS_SECRETS: list.optional(),
+    STREAM_TOKEN_TTL_SECONDS: int(1).default(86_400),
+    STREAM_HISTORY_LIMIT: int(1).default(1000),
+    STREAM_RETENTION_MS: int(0).default(3_600_000),
+    TRACE_MAX_TRACES: int(1).default(10_000),
+    TRACE_MAX_ENTRIES: int(10).default(1000),
 
-  STEP_MAX_ATTEMPTS: int(1, 100).default(3),
-  STEP_RETRY_BASE_MS: int(0).default(200),
-  STEP_TIMEOUT_MS: int(1).default(120_000),
-  STEP_LEASE_MS: int(100).default(30_000),
+    STEP_MAX_ATTEMPTS: int(1, 100).default(3),
+    STEP_RETRY_BASE_MS: int(0).default(200),
+    STEP_TIMEOUT_MS: int(1).default(120_000),
+    STEP_LEASE_MS: int(100).default(30_000),
 
-  WS_MAX_PAYLOAD_BYTES: int(1024).default(1_048_576),
-  HTTP_MAX_BODY_BYTES: int(1024).default(1_048_576),
-  MAX_CONNECTIONS: int(1).default(10_000),
-  WS_PING_MS: int(0).default(30_000),
-  SSE_HEARTBEAT_MS: int(0).default(15_000),
-  WS_MAX_BUFFERED_BYTES: int(1024).default(1_048_576),
-  WS_SLOW_CONSUMER_MS: int(0).default(2000),
-  WS_FAST_PATH: z
-    .enum(['true', 'false'], { error: 'must be true or false' })
-    .default('true')
-    .transform((value) => value === 'true'),
-  MAX_SUBSCRIPTIONS_PER_CONNECTION: int(1).default(100),
-  RATE_LIMIT_CREATE_PER_MINUTE: int(0).default(60),
-  RATE_LIMIT_CREATE_BURST: int(1).default(20),
-  SHUTDOWN_TIMEOUT_MS: int(0).default(10_000),
+    WS_MAX_PAYLOAD_BYTES: int(1024).default(1_048_576),
+    HTTP_MAX_BODY_BYTES: int(1024).default(1_048_576),
+    MAX_CONNECTIONS: int(1).default(10_000),
+    WS_PING_MS: int(0).default(30_000),
+    SSE_HEARTBEAT_MS: int(0).default(15_000),
+    WS_MAX_BUFFERED_BYTES: int(1024).default(1_048_576),
+    WS_SLOW_CONSUMER_MS: int(0).default(2000),
+    WS_FAST_PATH: z
+      .enum(['true', 'false'], { error: 'must be true or false' })
+      .default('true')
+      .transform((value) => value === 'true'),
+    MAX_SUBSCRIPTIONS_PER_CONNECTION: int(1).default(100),
+    RATE_LIMIT_CREATE_PER_MINUTE: int(0).default(60),
+    RATE_LIMIT_CREATE_BURST: int(1).default(20),
+    SHUTDOWN_TIMEOUT_MS: int(0).default(10_000),
 
-  API_KEYS: list
-    .refine((keys) => keys.every((key) => key.length >= 16), 'each key must be at least 16 characters')
-    .optional(),
-  ALLOWED_ORIGINS: list
-    .refine((origins) => origins.every(isOrigin), 'each entry must be an origin such as https://shelter.example')
-    .optional(),
+    API_KEYS: list
+      .refine((keys) => keys.every((key) => key.length >= 16), 'each key must be at least 16 characters')
+      .optional(),
+    ALLOWED_ORIGINS: list
+      .refine(
+        (origins) => origins.every(isOrigin),
+        'each entry must be an origin such as https://shelter.example',
+      )
+      .optional(),
 
-  REDIS_URL: z.url().optional(),
-  REDIS_KEY_PREFIX: z
-    .string()
-    .max(100)
-    .regex(/^[\w:.-]+$/, 'must be letters, digits and `_ : . -` only')
-    .default('petstream:'),
-  REDIS_COMMAND_TIMEOUT_MS: int(50).default(2000),
-}).superRefine((env, ctx) => {
-  // The model's bound must leave the step attempt time to write the fallback profile.
-  if (env.OPENAI_TOTAL_TIMEOUT_MS !== undefined && env.OPENAI_TOTAL_TIMEOUT_MS >= env.STEP_TIMEOUT_MS) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['OPENAI_TOTAL_TIMEOUT_MS'],
-      message: `must be below STEP_TIMEOUT_MS (${env.STEP_TIMEOUT_MS})`,
-    });
-  }
-});
+    REDIS_URL: z.url().optional(),
+    REDIS_KEY_PREFIX: z
+      .string()
+      .max(100)
+      .regex(/^[\w:.-]+$/, 'must be letters, digits and `_ : . -` only')
+      .default('petstream:'),
+    REDIS_COMMAND_TIMEOUT_MS: int(50).default(2000),
+  })
+  .superRefine((env, ctx) => {
+    // The model's bound must leave the step attempt time to write the fallback profile.
+    if (env.OPENAI_TOTAL_TIMEOUT_MS !== undefined && env.OPENAI_TOTAL_TIMEOUT_MS >= env.STEP_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['OPENAI_TOTAL_TIMEOUT_MS'],
+        message: `must be below STEP_TIMEOUT_MS (${env.STEP_TIMEOUT_MS})`,
+      });
+    }
+  });
 
 export type Env = z.infer<typeof EnvSchema>;
 

@@ -7,7 +7,10 @@ export const petNotFound = (id: string) =>
   new TRPCError({ code: 'NOT_FOUND', message: `No pet with id "${id}"` });
 
 export const workflowNotFound = () =>
-  new TRPCError({ code: 'NOT_FOUND', message: 'No such workflow (unknown trace id, or its retention has passed)' });
+  new TRPCError({
+    code: 'NOT_FOUND',
+    message: 'No such workflow (unknown trace id, or its retention has passed)',
+  });
 
 const TOKEN_ERRORS: Record<Exclude<TokenCheck, 'ok'>, () => TRPCError> = {
   missing: () => new TRPCError({ code: 'UNAUTHORIZED', message: 'A stream token is required' }),
@@ -48,7 +51,10 @@ export const apiKeyRejected = (check: 'missing' | 'invalid') =>
   });
 
 export const traceNotFound = () =>
-  new TRPCError({ code: 'NOT_FOUND', message: 'No such trace (unknown trace id, or its retention has passed)' });
+  new TRPCError({
+    code: 'NOT_FOUND',
+    message: 'No such trace (unknown trace id, or its retention has passed)',
+  });
 
 /** Redis (or another backend) cannot be reached right now; the call may be retried shortly. */
 export const storageUnavailable = (cause: Error) =>

@@ -20,7 +20,9 @@ try {
 const log = createLogger({ level: config.logLevel });
 const app = createApp(config, log);
 const { host, port } = await app.listen();
-log.info(`Pet shelter streams on http://${host}:${port} (tRPC at /trpc, WebSocket at ws://${host}:${port}/trpc)`);
+log.info(
+  `Pet shelter streams on http://${host}:${port} (tRPC at /trpc, WebSocket at ws://${host}:${port}/trpc)`,
+);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

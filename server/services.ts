@@ -34,7 +34,11 @@ export type RunningServices = Services & {
   readonly close: () => Promise<void>;
 };
 
-export function createServices(config: Config, log: Logger, overrides: ServiceOverrides = {}): RunningServices {
+export function createServices(
+  config: Config,
+  log: Logger,
+  overrides: ServiceOverrides = {},
+): RunningServices {
   const steps = overrides.steps ?? allSteps;
   const backends = createBackends(config, log);
   const observability = new Observability({ log, retentionMs: config.streams.retentionMs, ...config.traces });
@@ -60,7 +64,19 @@ export function createServices(config: Config, log: Logger, overrides: ServiceOv
     perMinute: config.limits.createRatePerMinute,
     burst: config.limits.createRateBurst,
   });
-  const services: Services = { log, bus, streams, workflows, tokens, apiKeys, createRate, pets, profiles, config, observability };
+  const services: Services = {
+    log,
+    bus,
+    streams,
+    workflows,
+    tokens,
+    apiKeys,
+    createRate,
+    pets,
+    profiles,
+    config,
+    observability,
+  };
   const runner = startSteps({
     bus,
     steps,

@@ -3,12 +3,7 @@ import { z } from 'zod';
 import type { StreamEvent } from './stream-event.js';
 
 /** The workflow steps that report progress into the `petCreation` stream. */
-export const PetCreationStageSchema = z.enum([
-  'created',
-  'feeding',
-  'enrichment',
-  'finished',
-]);
+export const PetCreationStageSchema = z.enum(['created', 'feeding', 'enrichment', 'finished']);
 export type PetCreationStage = z.infer<typeof PetCreationStageSchema>;
 
 /** Data of one `petCreation` stream item. */

@@ -43,10 +43,7 @@ export const PetInputSchema = z.strictObject({
   species: SpeciesSchema,
   ageMonths: z.number().int().min(0).max(PET_LIMITS.maxAgeMonths),
   weightKg: z.number().positive().max(PET_LIMITS.maxWeightKg).optional(),
-  symptoms: z
-    .array(humanText(PET_LIMITS.symptomMaxLength))
-    .max(PET_LIMITS.maxSymptoms)
-    .optional(),
+  symptoms: z.array(humanText(PET_LIMITS.symptomMaxLength)).max(PET_LIMITS.maxSymptoms).optional(),
 });
 export type PetInput = z.infer<typeof PetInputSchema>;
 
@@ -55,10 +52,7 @@ export const TEMPERAMENT_TAGS = { min: 3, max: 5 } as const;
 export const ProfileSchema = z.strictObject({
   bio: z.string().min(1).max(2000),
   breedGuess: z.string().min(1).max(200),
-  temperamentTags: z
-    .array(z.string().min(1).max(50))
-    .min(TEMPERAMENT_TAGS.min)
-    .max(TEMPERAMENT_TAGS.max),
+  temperamentTags: z.array(z.string().min(1).max(50)).min(TEMPERAMENT_TAGS.min).max(TEMPERAMENT_TAGS.max),
   adopterHints: z.string().min(1).max(2000),
 });
 export type Profile = z.infer<typeof ProfileSchema>;

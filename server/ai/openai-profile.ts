@@ -87,7 +87,10 @@ export class OpenAIProfileGenerator implements ProfileGenerator {
         for await (const update of this.#attempt(pet, { budget, stats })) {
           // Logged before the last update is handed on: the consumer stops reading at `done`.
           if (update.type === 'done') {
-            logger.info({ model, attempt, latencyMs: elapsed(started), ...statsForLog(stats) }, '🤖 Model answered');
+            logger.info(
+              { model, attempt, latencyMs: elapsed(started), ...statsForLog(stats) },
+              '🤖 Model answered',
+            );
           }
           produced = true;
           yield update;
@@ -181,14 +184,17 @@ export class OpenAIProfileGenerator implements ProfileGenerator {
 
   #toFailure(error: unknown, step: AbortSignal, budget: AbortSignal): EnrichmentFailed {
     if (error instanceof EnrichmentFailed) return error;
-    if (step.aborted) return new EnrichmentFailed('aborted', 'the enrichment was cancelled', { cause: error });
+    if (step.aborted)
+      return new EnrichmentFailed('aborted', 'the enrichment was cancelled', { cause: error });
     if (budget.aborted) {
       return new EnrichmentFailed('timeout', `no complete answer within ${this.#options.totalTimeoutMs} ms`, {
         cause: error,
       });
     }
     if (error instanceof APIConnectionTimeoutError) {
-      return new EnrichmentFailed('timeout', `no answer within ${this.#options.timeoutMs} ms`, { cause: error });
+      return new EnrichmentFailed('timeout', `no answer within ${this.#options.timeoutMs} ms`, {
+        cause: error,
+      });
     }
     const status: unknown = error instanceof APIError ? error.status : undefined;
     if (typeof status === 'number') {
@@ -206,10 +212,13 @@ export class OpenAIProfileGenerator implements ProfileGenerator {
 function checkFinishReason(reason: string | null | undefined): void {
   if (reason === 'stop') return;
   if (reason === 'length') throw new EnrichmentFailed('incomplete', 'the answer was cut at the token limit');
-  if (reason === 'content_filter') throw new EnrichmentFailed('refused', 'the answer was withheld by a content filter');
+  if (reason === 'content_filter')
+    throw new EnrichmentFailed('refused', 'the answer was withheld by a content filter');
   throw new EnrichmentFailed(
     'incomplete',
-    reason ? `the answer ended with finish reason "${reason}"` : 'the answer stream ended before the model finished',
+    reason
+      ? `the answer ended with finish reason "${reason}"`
+      : 'the answer stream ended before the model finished',
   );
 }
 

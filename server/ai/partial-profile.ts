@@ -41,7 +41,8 @@ export class PartialProfile {
     // The last key's value may still grow, unless the whole object has arrived.
     const settled = this.#isWhole() ? keys : keys.slice(0, -1);
     for (const key of settled) {
-      if (!isProfileField(key)) throw new EnrichmentFailed('invalid', `the answer has an unexpected key "${key}"`);
+      if (!isProfileField(key))
+        throw new EnrichmentFailed('invalid', `the answer has an unexpected key "${key}"`);
       if (!this.#complete.has(key)) this.#complete.set(key, checkField(key, partial.get(key)));
     }
 
@@ -67,9 +68,13 @@ export class PartialProfile {
     }
     const parsed = ProfileSchema.safeParse(json);
     if (!parsed.success) {
-      throw new EnrichmentFailed('invalid', `the answer is not a valid profile: ${z.prettifyError(parsed.error)}`, {
-        cause: parsed.error,
-      });
+      throw new EnrichmentFailed(
+        'invalid',
+        `the answer is not a valid profile: ${z.prettifyError(parsed.error)}`,
+        {
+          cause: parsed.error,
+        },
+      );
     }
     const profile = parsed.data;
     for (const [field, value] of this.#complete) {

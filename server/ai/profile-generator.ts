@@ -25,14 +25,7 @@ export interface ProfileGenerator {
 }
 
 export type EnrichmentFailureReason =
-  | 'http'
-  | 'connection'
-  | 'timeout'
-  | 'aborted'
-  | 'refused'
-  | 'malformed'
-  | 'invalid'
-  | 'incomplete';
+  'http' | 'connection' | 'timeout' | 'aborted' | 'refused' | 'malformed' | 'invalid' | 'incomplete';
 
 /** The model's answer could not be used. */
 export class EnrichmentFailed extends Error {

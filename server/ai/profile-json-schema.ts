@@ -45,5 +45,8 @@ export const PROFILE_JSON_SCHEMA = portable(z.toJSONSchema(ProfileSchema));
 export function profileResponseFormat(kind: ResponseFormatKind): ProfileResponseFormat {
   return kind === 'json_object'
     ? { type: 'json_object' }
-    : { type: 'json_schema', json_schema: { name: 'pet_profile', strict: true, schema: PROFILE_JSON_SCHEMA } };
+    : {
+        type: 'json_schema',
+        json_schema: { name: 'pet_profile', strict: true, schema: PROFILE_JSON_SCHEMA },
+      };
 }

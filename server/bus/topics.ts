@@ -33,7 +33,13 @@ export function createMessage<TTopic extends Topic>(
   data: TopicPayload<TTopic>,
   traceId: string,
 ): BusMessage<TTopic> {
-  return { id: randomUUID(), topic, traceId, data: parsePayload(topic, data), publishedAt: new Date().toISOString() };
+  return {
+    id: randomUUID(),
+    topic,
+    traceId,
+    data: parsePayload(topic, data),
+    publishedAt: new Date().toISOString(),
+  };
 }
 
 export function parsePayload<TTopic extends Topic>(topic: TTopic, data: unknown): TopicPayload<TTopic> {

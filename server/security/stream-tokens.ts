@@ -40,7 +40,14 @@ export class StreamTokens {
     if (!token) return 'missing';
     const parts = token.split('.');
     const [version, tokenTraceId, expiry, signature] = parts;
-    if (parts.length !== 4 || version !== VERSION || !tokenTraceId || !expiry || !signature || !/^\d+$/.test(expiry)) {
+    if (
+      parts.length !== 4 ||
+      version !== VERSION ||
+      !tokenTraceId ||
+      !expiry ||
+      !signature ||
+      !/^\d+$/.test(expiry)
+    ) {
       return 'malformed';
     }
     const body = `${version}.${tokenTraceId}.${expiry}`;

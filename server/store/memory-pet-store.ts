@@ -32,7 +32,10 @@ export class MemoryPetStore implements PetStore {
   }
 
   async list(limit: number): Promise<Pet[]> {
-    return [...this.#pets.values()].reverse().slice(0, limit).map((pet) => structuredClone(pet));
+    return [...this.#pets.values()]
+      .reverse()
+      .slice(0, limit)
+      .map((pet) => structuredClone(pet));
   }
 
   async close(): Promise<void> {

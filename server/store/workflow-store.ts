@@ -22,7 +22,11 @@ export interface WorkflowStore {
     traceId: string,
     step: string,
     outcome: StepOutcome,
-  ): Promise<{ readonly state: WorkflowState; readonly allDone: boolean; readonly firstToFinish: boolean } | null>;
+  ): Promise<{
+    readonly state: WorkflowState;
+    readonly allDone: boolean;
+    readonly firstToFinish: boolean;
+  } | null>;
   get(traceId: string): Promise<WorkflowState | null>;
   close(): Promise<void>;
 }

@@ -1,13 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 
 import { compareEventIds } from '../../shared/stream-event.js';
-import type {
-  AppendInput,
-  HistoryRead,
-  LiveListener,
-  StoredEvent,
-  StreamStorage,
-} from './stream-storage.js';
+import type { AppendInput, HistoryRead, LiveListener, StoredEvent, StreamStorage } from './stream-storage.js';
 
 export type MemoryStreamStorageOptions = {
   /** Events kept per group; older ones are trimmed. */
@@ -36,9 +30,7 @@ export class MemoryStreamStorage implements StreamStorage {
 
   constructor(options: MemoryStreamStorageOptions) {
     if (!Number.isInteger(options.historyLimit) || options.historyLimit < 1) {
-      throw new TypeError(
-        `Expected \`historyLimit\` to be an integer >= 1, got \`${options.historyLimit}\``,
-      );
+      throw new TypeError(`Expected \`historyLimit\` to be an integer >= 1, got \`${options.historyLimit}\``);
     }
     this.#options = options;
     this.#now = options.now ?? (() => new Date());
@@ -77,10 +69,10 @@ export class MemoryStreamStorage implements StreamStorage {
   async readAfter(stream: string, groupId: string, after: string | null): Promise<HistoryRead> {
     const group = this.#groups.get(groupKey(stream, groupId));
     if (!group) return { events: [], reset: after !== null && after !== '0' };
-    const events = after === null ? group.events : group.events.filter((e) => compareEventIds(e.eventId, after) > 0);
+    const events =
+      after === null ? group.events : group.events.filter((e) => compareEventIds(e.eventId, after) > 0);
     const reset =
-      group.trimmedThrough !== null &&
-      (after === null || compareEventIds(after, group.trimmedThrough) < 0);
+      group.trimmedThrough !== null && (after === null || compareEventIds(after, group.trimmedThrough) < 0);
     return { events: [...events], reset };
   }
 

@@ -41,16 +41,22 @@ type BodyRead = { readonly text: string } | 'too-large' | 'aborted';
 export function createHttpServer(options: HttpServerOptions): http.Server {
   const trpc = createHTTPHandler({
     router: options.router,
-    createContext: ({ req }) => options.createContext({ caller: callerFromRequest(req, 'http'), subscriptions: null }),
+    createContext: ({ req }) =>
+      options.createContext({ caller: callerFromRequest(req, 'http'), subscriptions: null }),
     basePath: `${TRPC_PATH}/`,
     maxBodySize: options.maxBodyBytes,
     maxBatchSize: MAX_BATCH_SIZE,
     responseMeta: ({ errors }) => {
-      const waits = errors.flatMap((error) => (error.cause instanceof RetryLater ? [error.cause.retryAfterMs] : []));
-      return waits.length > 0 ? { headers: { 'retry-after': String(Math.ceil(Math.max(...waits) / 1000)) } } : {};
+      const waits = errors.flatMap((error) =>
+        error.cause instanceof RetryLater ? [error.cause.retryAfterMs] : [],
+      );
+      return waits.length > 0
+        ? { headers: { 'retry-after': String(Math.ceil(Math.max(...waits) / 1000)) } }
+        : {};
     },
     onError: ({ error, path }) => {
-      if (error.code === 'INTERNAL_SERVER_ERROR') options.log?.error({ err: error.cause ?? error, path }, '❌ Request failed');
+      if (error.code === 'INTERNAL_SERVER_ERROR')
+        options.log?.error({ err: error.cause ?? error, path }, '❌ Request failed');
     },
   });
 
@@ -106,12 +112,19 @@ function failed(res: http.ServerResponse, error: unknown, log: Logger | undefine
  * carries prototype-pollution keys, before the transformer could drop such
  * keys silently. Query inputs (GET, SSE) are in the URL.
  */
-async function checkTrpcRequest(req: http.IncomingMessage, url: URL, maxBodyBytes: number): Promise<BodyCheck> {
+async function checkTrpcRequest(
+  req: http.IncomingMessage,
+  url: URL,
+  maxBodyBytes: number,
+): Promise<BodyCheck> {
   // Queries and subscriptions are GETs, mutations POSTs; nothing else reaches a procedure.
   if (!TRPC_METHODS.has(req.method ?? '')) {
     return {
       ok: false,
-      error: new TRPCError({ code: 'METHOD_NOT_SUPPORTED', message: `${req.method} is not supported here: use GET or POST` }),
+      error: new TRPCError({
+        code: 'METHOD_NOT_SUPPORTED',
+        message: `${req.method} is not supported here: use GET or POST`,
+      }),
     };
   }
   const input = url.searchParams.get('input');
@@ -125,7 +138,10 @@ async function checkTrpcRequest(req: http.IncomingMessage, url: URL, maxBodyByte
   if (body === 'too-large') {
     return {
       ok: false,
-      error: new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: `The request body is larger than ${maxBodyBytes} bytes` }),
+      error: new TRPCError({
+        code: 'PAYLOAD_TOO_LARGE',
+        message: `The request body is larger than ${maxBodyBytes} bytes`,
+      }),
     };
   }
   const error = inspect(body.text);
@@ -137,7 +153,8 @@ function inspect(json: string): TRPCError | null {
     inspectJson(json);
     return null;
   } catch (cause) {
-    if (cause instanceof UntrustedJsonError) return new TRPCError({ code: 'BAD_REQUEST', message: cause.message, cause });
+    if (cause instanceof UntrustedJsonError)
+      return new TRPCError({ code: 'BAD_REQUEST', message: cause.message, cause });
     throw cause;
   }
 }

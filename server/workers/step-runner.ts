@@ -31,7 +31,12 @@ export class StepTimeout extends Error {
 const ABANDONED_ATTEMPT_MAX_WAIT_MS = 5000;
 
 /** Creates the `emit` of a step or procedure: trace id attached, only declared topics. */
-export function createEmit(bus: EventBus, traceId: string, allowed: readonly Topic[], owner: string): Emit<Topic> {
+export function createEmit(
+  bus: EventBus,
+  traceId: string,
+  allowed: readonly Topic[],
+  owner: string,
+): Emit<Topic> {
   return async (topic, data) => {
     if (!allowed.includes(topic)) throw new Error(`${owner} does not declare that it emits ${topic}`);
     await bus.publish(topic, data, { traceId });
@@ -78,7 +83,9 @@ export function startSteps(options: StepRunnerOptions): { readonly stop: () => v
         onAttemptFailed: (message, { attempt, maxAttempts, error, retryInMs }) => {
           workflowLogger(log, message.traceId, step.name).error(
             { err: error, attempt, maxAttempts, retryInMs },
-            retryInMs === null ? `❌ ${step.name} failed, no attempt left` : `❌ ${step.name} failed, retrying`,
+            retryInMs === null
+              ? `❌ ${step.name} failed, no attempt left`
+              : `❌ ${step.name} failed, retrying`,
           );
         },
         onDead: async (letter) => {

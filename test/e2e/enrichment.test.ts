@@ -16,13 +16,18 @@ const MODEL_PROFILE: Profile = {
   bio: 'Max is a cheerful two-year-old dog with a wagging tail and a big heart. He loves long walks, belly rubs and learning new tricks, and his cough is already on the mend.',
   breedGuess: 'Labrador Retriever mix',
   temperamentTags: ['friendly', 'energetic', 'loyal', 'curious'],
-  adopterHints: 'Max needs daily exercise and one more vet visit for his cough; a home with a garden would suit him.',
+  adopterHints:
+    'Max needs daily exercise and one more vet visit for his cough; a home with a garden would suit him.',
 };
 const ANSWER = JSON.stringify(MODEL_PROFILE);
 /** The answer up to `length` characters after the start of `key`. */
 const answerUpTo = (key: keyof Profile, extra: number) => ANSWER.slice(0, ANSWER.indexOf(`"${key}"`) + extra);
 
-type Scenario = { readonly env?: Record<string, string>; readonly replies: readonly FakeReply[]; readonly pet?: PetInput };
+type Scenario = {
+  readonly env?: Record<string, string>;
+  readonly replies: readonly FakeReply[];
+  readonly pet?: PetInput;
+};
 
 /** A fake model with its replies queued. */
 async function fakeModel(...replies: FakeReply[]): Promise<FakeOpenAI> {
@@ -50,7 +55,11 @@ async function expectFallback(scenario: Scenario & { readonly requests: number; 
   expect(stored.profile).toEqual(fallbackProfile(stored));
   expect(fake.requests).toHaveLength(scenario.requests);
   const failure = ctx.logs.find((l) => l.msg === '❌ Model call failed');
-  expect(failure).toMatchObject({ traceId: created.traceId, step: 'AiProfileEnrichment', reason: scenario.reason });
+  expect(failure).toMatchObject({
+    traceId: created.traceId,
+    step: 'AiProfileEnrichment',
+    reason: scenario.reason,
+  });
   return { events, stored, logs: ctx.logs };
 }
 
@@ -170,7 +179,10 @@ describe('AI enrichment against an OpenAI-compatible server on loopback', () => 
   });
 
   test('429 is retried after the Retry-After the server asked for, then the answer is used', async () => {
-    await using fake = await fakeModel(reply.error(429, { headers: { 'retry-after': '1' } }), reply.answer(ANSWER));
+    await using fake = await fakeModel(
+      reply.error(429, { headers: { 'retry-after': '1' } }),
+      reply.answer(ANSWER),
+    );
     await using ctx = await startTestApp({ env: fake.env({ OPENAI_MAX_RETRIES: '1' }) });
     const { events, stored } = await runWorkflow(ctx);
     expectCompleteWorkflow(events, max, { fallback: false });
@@ -192,7 +204,10 @@ describe('AI enrichment against an OpenAI-compatible server on loopback', () => 
       requests: 1,
       reason: 'http',
     });
-    expect(logs.find((l) => l.msg === '❌ Model call failed')).toMatchObject({ status: 429, retryInMs: null });
+    expect(logs.find((l) => l.msg === '❌ Model call failed')).toMatchObject({
+      status: 429,
+      retryInMs: null,
+    });
   });
 
   test('HTTP 500 is retried, and when every attempt fails the fallback is used', async () => {
@@ -218,7 +233,10 @@ describe('AI enrichment against an OpenAI-compatible server on loopback', () => 
     { problem: 'a wrong type', answer: { ...MODEL_PROFILE, breedGuess: 42 } },
     { problem: 'too few tags', answer: { ...MODEL_PROFILE, temperamentTags: ['calm'] } },
     { problem: 'an empty bio', answer: { ...MODEL_PROFILE, bio: '' } },
-    { problem: 'a missing field', answer: { bio: MODEL_PROFILE.bio, breedGuess: 'Lab', temperamentTags: ['a', 'b', 'c'] } },
+    {
+      problem: 'a missing field',
+      answer: { bio: MODEL_PROFILE.bio, breedGuess: 'Lab', temperamentTags: ['a', 'b', 'c'] },
+    },
     { problem: 'an unexpected key', answer: { ...MODEL_PROFILE, owner: 'me' } },
   ])('an answer with $problem: fallback profile, never a mix', async ({ answer }) => {
     await expectFallback({ replies: [reply.json(answer)], requests: 1, reason: 'invalid' });
@@ -239,7 +257,9 @@ describe('AI enrichment against an OpenAI-compatible server on loopback', () => 
       'AI enrichment completed with fallback profile for Max',
     ]);
     // The bio came from the model before the cut.
-    expect(events.find((e) => e.data?.message === 'Generated bio for Max')?.data?.partial).toBe(MODEL_PROFILE.bio);
+    expect(events.find((e) => e.data?.message === 'Generated bio for Max')?.data?.partial).toBe(
+      MODEL_PROFILE.bio,
+    );
   });
 
   test('a stream that ends without the model finishing: fallback', async () => {
@@ -259,7 +279,11 @@ describe('AI enrichment against an OpenAI-compatible server on loopback', () => 
   });
 
   test('a refusal: fallback', async () => {
-    await expectFallback({ replies: [reply.refusal("I'm sorry, I can't help with that.")], requests: 1, reason: 'refused' });
+    await expectFallback({
+      replies: [reply.refusal("I'm sorry, I can't help with that.")],
+      requests: 1,
+      reason: 'refused',
+    });
   });
 
   test('a server that does not stream: fallback', async () => {
@@ -267,7 +291,12 @@ describe('AI enrichment against an OpenAI-compatible server on loopback', () => 
   });
 
   test('a server that never answers: fallback after OPENAI_TIMEOUT_MS', async () => {
-    await expectFallback({ env: { OPENAI_TIMEOUT_MS: '200' }, replies: [reply.hang()], requests: 1, reason: 'timeout' });
+    await expectFallback({
+      env: { OPENAI_TIMEOUT_MS: '200' },
+      replies: [reply.hang()],
+      requests: 1,
+      reason: 'timeout',
+    });
   });
 
   test('a model that stops sending mid-answer: fallback after OPENAI_TIMEOUT_MS of silence', async () => {

@@ -23,14 +23,20 @@ describe('step faults', () => {
         throw new Error('database on fire');
       },
     });
-    await using ctx = await startTestApp({ steps: [feedingReminderStep, broken], env: { STEP_MAX_ATTEMPTS: '3' } });
+    await using ctx = await startTestApp({
+      steps: [feedingReminderStep, broken],
+      env: { STEP_MAX_ATTEMPTS: '3' },
+    });
     const created = await ctx.client.pets.create.mutate(buddy);
     const events = await collect(ctx.client.watchPetCreation(created.traceId, created.streamToken));
 
     expect(attempts).toBe(3);
-    expect(events.filter((e) => e.itemId === 'message').slice(1).map((e) => e.data?.message)).toEqual(
-      feedingMessages(buddy),
-    );
+    expect(
+      events
+        .filter((e) => e.itemId === 'message')
+        .slice(1)
+        .map((e) => e.data?.message),
+    ).toEqual(feedingMessages(buddy));
     const failure = events.find((e) => e.itemId === 'failed_BrokenStep');
     expect(failure?.data).toMatchObject({
       message: '❌ Profile enrichment failed for Buddy; the workflow goes on without it',
@@ -45,7 +51,9 @@ describe('step faults', () => {
     const dead = await ctx.app.services.bus.deadLetters();
     expect(dead).toMatchObject([{ consumer: 'BrokenStep', attempts: 3, error: 'database on fire' }]);
     expect(dead[0]?.message.traceId).toBe(created.traceId);
-    const failures = ctx.logs.filter((l) => l.traceId === created.traceId && l.step === 'BrokenStep' && l.level === 50);
+    const failures = ctx.logs.filter(
+      (l) => l.traceId === created.traceId && l.step === 'BrokenStep' && l.level === 50,
+    );
     expect(failures.map((l) => l.msg)).toEqual([
       '❌ BrokenStep failed, retrying',
       '❌ BrokenStep failed, retrying',
@@ -94,7 +102,10 @@ describe('step faults', () => {
         return new Promise<void>(() => {});
       },
     });
-    await using ctx = await startTestApp({ steps: [hanging], env: { STEP_TIMEOUT_MS: '20', STEP_MAX_ATTEMPTS: '2' } });
+    await using ctx = await startTestApp({
+      steps: [hanging],
+      env: { STEP_TIMEOUT_MS: '20', STEP_MAX_ATTEMPTS: '2' },
+    });
     const created = await ctx.client.pets.create.mutate(buddy);
     const events = await collect(ctx.client.watchPetCreation(created.traceId, created.streamToken));
     expect(attempts).toBe(2);

@@ -15,7 +15,8 @@ async function errorOf(promise: Promise<unknown>): Promise<TRPCClientError<never
     (e: unknown) => e,
   );
   if (error instanceof WatchError) return error;
-  if (!(error instanceof TRPCClientError)) throw new Error(`expected a TRPCClientError, got ${String(error)}`);
+  if (!(error instanceof TRPCClientError))
+    throw new Error(`expected a TRPCClientError, got ${String(error)}`);
   return error as TRPCClientError<never>;
 }
 
@@ -77,7 +78,10 @@ describe('petCreation.onUpdate over WebSocket', () => {
 
   test('an unknown workflow is NOT_FOUND and a malformed trace id is BAD_REQUEST', async () => {
     await using ctx = await startTestApp();
-    const tokens = new StreamTokens({ secret: 'test-secret-that-is-at-least-32-characters-long', ttlSeconds: 60 });
+    const tokens = new StreamTokens({
+      secret: 'test-secret-that-is-at-least-32-characters-long',
+      ttlSeconds: 60,
+    });
     const unknown = 'f'.repeat(32);
     const notFound = await errorOf(collect(ctx.client.watchPetCreation(unknown, tokens.issue(unknown))));
     expect(notFound.data).toMatchObject({ code: 'NOT_FOUND' });

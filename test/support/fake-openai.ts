@@ -26,7 +26,11 @@ export type RecordedRequest = {
   readonly receivedAt: number;
 };
 
-export type Usage = { readonly prompt_tokens: number; readonly completion_tokens: number; readonly total_tokens: number };
+export type Usage = {
+  readonly prompt_tokens: number;
+  readonly completion_tokens: number;
+  readonly total_tokens: number;
+};
 
 export type AnswerOptions = {
   /** Characters of content per streamed chunk. @default 6 */
@@ -42,7 +46,12 @@ export type AnswerOptions = {
 };
 
 export type FakeReply =
-  | { readonly kind: 'answer'; readonly content: string; readonly refusal: string; readonly options: AnswerOptions }
+  | {
+      readonly kind: 'answer';
+      readonly content: string;
+      readonly refusal: string;
+      readonly options: AnswerOptions;
+    }
   | { readonly kind: 'completion'; readonly content: string }
   | {
       readonly kind: 'error';
@@ -64,7 +73,8 @@ export const reply = {
     options,
   }),
   /** A JSON answer. */
-  json: (value: unknown, options: AnswerOptions = {}): FakeReply => reply.answer(JSON.stringify(value), options),
+  json: (value: unknown, options: AnswerOptions = {}): FakeReply =>
+    reply.answer(JSON.stringify(value), options),
   /** The model declines: refusal deltas instead of content. */
   refusal: (text: string): FakeReply => ({ kind: 'answer', content: '', refusal: text, options: {} }),
   /** A whole `chat.completion` JSON body, even when the request asked for a stream. */
@@ -112,11 +122,15 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     const receivedAt = performance.now();
     const raw = await readBody(req);
     if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
-      return sendJson(res, 404, { error: { message: `no route ${req.method} ${req.url}`, type: 'invalid_request_error' } });
+      return sendJson(res, 404, {
+        error: { message: `no route ${req.method} ${req.url}`, type: 'invalid_request_error' },
+      });
     }
     const parsed = ChatRequestSchema.safeParse(safeJson(raw));
     if (!parsed.success) {
-      return sendJson(res, 400, { error: { message: z.prettifyError(parsed.error), type: 'invalid_request_error' } });
+      return sendJson(res, 400, {
+        error: { message: z.prettifyError(parsed.error), type: 'invalid_request_error' },
+      });
     }
     const body = parsed.data;
     requests.push({ method: req.method, path: req.url, headers: req.headers, body, receivedAt });
@@ -173,7 +187,13 @@ async function streamAnswer(
   request: ChatRequest,
   answer: Extract<FakeReply, { kind: 'answer' }>,
 ): Promise<void> {
-  const { chunkSize = 6, finishReason = 'stop', end = 'done', holds = [], usage = DEFAULT_USAGE } = answer.options;
+  const {
+    chunkSize = 6,
+    finishReason = 'stop',
+    end = 'done',
+    holds = [],
+    usage = DEFAULT_USAGE,
+  } = answer.options;
   const withUsage = request.stream_options?.include_usage === true;
   const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
     `data: ${JSON.stringify({
@@ -185,7 +205,11 @@ async function streamAnswer(
       ...(withUsage ? { usage: null } : {}),
     })}\n\n`;
 
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+  });
   res.write(chunk({ role: 'assistant', content: '' }));
   const stops = [...holds].sort((a, b) => a.at - b.at);
   let sent = 0;
@@ -227,7 +251,12 @@ function completion(model: string, content: string) {
     created: Math.floor(Date.now() / 1000),
     model,
     choices: [
-      { index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: 'stop' },
+      {
+        index: 0,
+        message: { role: 'assistant', content, refusal: null },
+        logprobs: null,
+        finish_reason: 'stop',
+      },
     ],
     usage: DEFAULT_USAGE,
   };

@@ -2,7 +2,12 @@ import type { PetInput } from '../../shared/pet.js';
 
 /** The seed's own examples. */
 export const max: PetInput = { name: 'Max', species: 'dog', ageMonths: 24, symptoms: ['coughing'] };
-export const luna: PetInput = { name: 'Luna', species: 'cat', ageMonths: 18, symptoms: ['sneezing', 'watery eyes'] };
+export const luna: PetInput = {
+  name: 'Luna',
+  species: 'cat',
+  ageMonths: 18,
+  symptoms: ['sneezing', 'watery eyes'],
+};
 export const buddy: PetInput = { name: 'Buddy', species: 'dog', ageMonths: 12 };
 
 /** The feeding step's messages, in order, as SPEC gives them. */
@@ -31,7 +36,9 @@ export function enrichmentEvents(name: string, fallback: boolean): [string, stri
     ['progress_adopterHints', `Generated adopterHints for ${name}`],
     [
       'completed',
-      fallback ? `AI enrichment completed with fallback profile for ${name}` : `AI enrichment completed for ${name}`,
+      fallback
+        ? `AI enrichment completed with fallback profile for ${name}`
+        : `AI enrichment completed for ${name}`,
     ],
   ];
 }

@@ -29,7 +29,9 @@ export function expectCompleteWorkflow(
 
   const middle = rest.slice(0, -1);
   const drafts = expectBioDrafts(middle, pet.name);
-  expect(middle.filter((e) => e.itemId === 'message').map((e) => e.data?.message)).toEqual(feedingMessages(pet));
+  expect(middle.filter((e) => e.itemId === 'message').map((e) => e.data?.message)).toEqual(
+    feedingMessages(pet),
+  );
   expect(
     middle
       .filter((e) => !drafts.includes(e))
@@ -50,8 +52,12 @@ export function expectCompleteWorkflow(
  * and each is a beginning of the final bio when that event carries it.
  */
 export function expectBioDrafts(events: readonly PetCreationEvent[], name: string): PetCreationEvent[] {
-  const drafts = events.filter((e) => e.itemId === 'progress_bio' && e.data?.message === `Writing bio for ${name}`);
-  const done = events.filter((e) => e.itemId === 'progress_bio' && e.data?.message === `Generated bio for ${name}`);
+  const drafts = events.filter(
+    (e) => e.itemId === 'progress_bio' && e.data?.message === `Writing bio for ${name}`,
+  );
+  const done = events.filter(
+    (e) => e.itemId === 'progress_bio' && e.data?.message === `Generated bio for ${name}`,
+  );
   expect(done).toHaveLength(1);
   let previous = '';
   for (const draft of drafts) {

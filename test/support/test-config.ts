@@ -16,7 +16,12 @@ export function testConfig(env: Record<string, string> = {}): Config {
   });
 }
 
-export type LogLine = { readonly msg: string; readonly level: number; readonly traceId?: string; readonly step?: string } & Record<string, unknown>;
+export type LogLine = {
+  readonly msg: string;
+  readonly level: number;
+  readonly traceId?: string;
+  readonly step?: string;
+} & Record<string, unknown>;
 
 /** A logger whose lines are kept, parsed, for assertions. */
 export function captureLogger(): { readonly log: Logger; readonly lines: LogLine[] } {

@@ -32,15 +32,18 @@ function failure(run: () => unknown): EnrichmentFailed {
 }
 
 describe('PartialProfile: following a streamed JSON answer', () => {
-  test.each([1, 3, 17, 1000])('pieces of %i characters: each field once, in order, then the whole profile', (size) => {
-    const answer = new PartialProfile();
-    const streamed = feed(JSON.stringify(PROFILE, null, 2), size, answer);
-    const { profile, updates } = answer.finish();
-    const all = [...streamed, ...updates];
-    expect(fieldsOf(all)).toEqual(['bio', 'breedGuess', 'temperamentTags', 'adopterHints']);
-    expect(profile).toEqual(PROFILE);
-    expect(all.filter((u) => u.type === 'field').map((u) => u.value)).toEqual(Object.values(PROFILE));
-  });
+  test.each([1, 3, 17, 1000])(
+    'pieces of %i characters: each field once, in order, then the whole profile',
+    (size) => {
+      const answer = new PartialProfile();
+      const streamed = feed(JSON.stringify(PROFILE, null, 2), size, answer);
+      const { profile, updates } = answer.finish();
+      const all = [...streamed, ...updates];
+      expect(fieldsOf(all)).toEqual(['bio', 'breedGuess', 'temperamentTags', 'adopterHints']);
+      expect(profile).toEqual(PROFILE);
+      expect(all.filter((u) => u.type === 'field').map((u) => u.value)).toEqual(Object.values(PROFILE));
+    },
+  );
 
   test('a field is reported the moment the next value starts, not before', () => {
     const answer = new PartialProfile();
@@ -82,9 +85,17 @@ describe('PartialProfile: following a streamed JSON answer', () => {
   test.each([
     ['not JSON', 'Sure! {"bio": "x"}', 'malformed'],
     ['a JSON array', '["bio"]', 'malformed'],
-    ['a wrong type, as soon as the field is complete', '{"bio": "ok", "breedGuess": 42, "temperamentTags": ["', 'invalid'],
+    [
+      'a wrong type, as soon as the field is complete',
+      '{"bio": "ok", "breedGuess": 42, "temperamentTags": ["',
+      'invalid',
+    ],
     ['an unknown key', '{"bio": "ok", "mood": "happy", "breedGuess": "', 'invalid'],
-    ['too few tags', '{"bio": "ok", "breedGuess": "x", "temperamentTags": ["a"], "adopterHints": "', 'invalid'],
+    [
+      'too few tags',
+      '{"bio": "ok", "breedGuess": "x", "temperamentTags": ["a"], "adopterHints": "',
+      'invalid',
+    ],
   ])('fails at once on %s', (_, text, reason) => {
     expect(failure(() => feed(text, 4)).reason).toBe(reason);
   });
@@ -93,7 +104,11 @@ describe('PartialProfile: following a streamed JSON answer', () => {
     ['an unfinished answer', JSON.stringify(PROFILE).slice(0, -5), 'malformed'],
     ['a missing field', JSON.stringify({ ...PROFILE, adopterHints: undefined }), 'invalid'],
     ['text after the object', `${JSON.stringify(PROFILE)} Hope this helps!`, 'malformed'],
-    ['a repeated key that changes a reported field', '{"bio": "a", "breedGuess": "b", "bio": "c", "temperamentTags": ["x","y","z"], "adopterHints": "h"}', 'invalid'],
+    [
+      'a repeated key that changes a reported field',
+      '{"bio": "a", "breedGuess": "b", "bio": "c", "temperamentTags": ["x","y","z"], "adopterHints": "h"}',
+      'invalid',
+    ],
   ])('finish fails on %s', (_, text, reason) => {
     const answer = new PartialProfile();
     const streamed = (() => {

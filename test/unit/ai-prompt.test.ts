@@ -39,7 +39,11 @@ describe('the enrichment prompt', () => {
   });
 
   test('every text is cut to its limit, and there are at most 20 symptoms', () => {
-    const long = { ...pet, name: 'n'.repeat(500), symptoms: Array.from({ length: 50 }, () => 's'.repeat(500)) };
+    const long = {
+      ...pet,
+      name: 'n'.repeat(500),
+      symptoms: Array.from({ length: 50 }, () => 's'.repeat(500)),
+    };
     const data = JSON.parse(profileMessages(long)[1]?.content ?? '') as { name: string; symptoms: string[] };
     expect(data.name).toHaveLength(PET_LIMITS.nameMaxLength);
     expect(data.symptoms).toHaveLength(PET_LIMITS.maxSymptoms);

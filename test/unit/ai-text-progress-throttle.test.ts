@@ -41,7 +41,11 @@ describe('TextProgressThrottle: coalescing bio drafts', () => {
   });
 
   test('options are validated', () => {
-    expect(() => new TextProgressThrottle({ minIntervalMs: -1 })).toThrow('Expected `minIntervalMs` to be a number ≥ 0, got `-1`');
-    expect(() => new TextProgressThrottle({ minChars: 0 })).toThrow('Expected `minChars` to be an integer ≥ 1, got `0`');
+    expect(() => new TextProgressThrottle({ minIntervalMs: -1 })).toThrow(
+      'Expected `minIntervalMs` to be a number ≥ 0, got `-1`',
+    );
+    expect(() => new TextProgressThrottle({ minChars: 0 })).toThrow(
+      'Expected `minChars` to be an integer ≥ 1, got `0`',
+    );
   });
 });

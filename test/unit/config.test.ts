@@ -16,7 +16,10 @@ describe('loadConfig', () => {
   });
 
   test('empty variables count as unset', () => {
-    expect(loadConfig({ PORT: '', OPENAI_API_KEY: '' })).toMatchObject({ port: 3000, openai: { apiKey: undefined } });
+    expect(loadConfig({ PORT: '', OPENAI_API_KEY: '' })).toMatchObject({
+      port: 3000,
+      openai: { apiKey: undefined },
+    });
   });
 
   test('values are parsed and coerced', () => {

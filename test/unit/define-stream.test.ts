@@ -17,13 +17,20 @@ function setup(options: { historyLimit?: number } = {}) {
   return { storage, stream };
 }
 
-const messages = (events: readonly StreamEvent<Data>[]) => events.map((e) => e.data?.message ?? `<${e.kind}>`);
+const messages = (events: readonly StreamEvent<Data>[]) =>
+  events.map((e) => e.data?.message ?? `<${e.kind}>`);
 
 describe('defineStream', () => {
   test('set returns the stored record; get and getGroup return current values', async () => {
     const { stream } = setup();
     const record = await stream.set('g1', 'a', { message: 'one' });
-    expect(record).toMatchObject({ eventId: '1', groupId: 'g1', itemId: 'a', kind: 'set', data: { message: 'one' } });
+    expect(record).toMatchObject({
+      eventId: '1',
+      groupId: 'g1',
+      itemId: 'a',
+      kind: 'set',
+      data: { message: 'one' },
+    });
     expect(Date.parse(record.time)).not.toBeNaN();
     await stream.set('g1', 'b', { message: 'two' });
     await stream.set('g1', 'a', { message: 'three' });
@@ -166,7 +173,14 @@ describe('defineStream', () => {
     // Five events while the reader is away: more than its live buffer holds.
     for (let i = 0; i < 5; i += 1) await stream.set('g', 'a', { message: `burst ${i}` });
     await stream.finish('g', { message: 'done' });
-    expect(messages(await collect(subscription))).toEqual(['burst 0', 'burst 1', 'burst 2', 'burst 3', 'burst 4', 'done']);
+    expect(messages(await collect(subscription))).toEqual([
+      'burst 0',
+      'burst 1',
+      'burst 2',
+      'burst 3',
+      'burst 4',
+      'done',
+    ]);
     expect(storage.listenerCount()).toBe(0);
   });
 

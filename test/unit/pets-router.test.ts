@@ -16,7 +16,10 @@ describe('pets router, in process', () => {
     expect(created.stream.data?.message).toBe(
       `Pet ${pet.name} (ID: ${created.pet.id}) created successfully - Species: ${pet.species}, Age: ${pet.ageMonths} months, Status: new`,
     );
-    const updates = await t.caller.petCreation.onUpdate({ traceId: created.traceId, token: created.streamToken });
+    const updates = await t.caller.petCreation.onUpdate({
+      traceId: created.traceId,
+      token: created.streamToken,
+    });
     const events: PetCreationEvent[] = [];
     for await (const item of updates) events.push(untracked(item));
     expectCompleteWorkflow(events, pet);
@@ -49,7 +52,9 @@ describe('pets router, in process', () => {
     expect(created.pet.status).toBe('new');
     expect((await t.services.workflows.get(created.traceId))?.finishedAt).toBeNull();
     gate.resolve();
-    expect((await t.services.workflows.onFinished(created.traceId)).outcomes).toEqual({ Blocked: 'succeeded' });
+    expect((await t.services.workflows.onFinished(created.traceId)).outcomes).toEqual({
+      Blocked: 'succeeded',
+    });
   });
 
   test('ids are assigned by the server and list is newest first', async () => {
@@ -122,7 +127,10 @@ describe('pets router, in process', () => {
     const controller = new AbortController();
     await using t = createTestCaller({ env: { FEEDING_CHECK_DELAY_MS: '60000' }, signal: controller.signal });
     const created = await t.caller.pets.create(buddy);
-    const updates = await t.caller.petCreation.onUpdate({ traceId: created.traceId, token: created.streamToken });
+    const updates = await t.caller.petCreation.onUpdate({
+      traceId: created.traceId,
+      token: created.streamToken,
+    });
     const first = await collect(updates, { limit: 1 });
     expect(first.map((item) => untracked(item).itemId)).toEqual(['message']);
     controller.abort();

@@ -34,9 +34,13 @@ export const aiEnrichmentStep = defineStep({
   emits: [],
   flows: ['petCreation'],
   async handler({ pet }, { logger, streams, pets, profiles, traceId, signal }) {
-    const say: Say = (itemId, data) => streams.petCreation.set(traceId, itemId, { ...data, stage: 'enrichment' });
+    const say: Say = (itemId, data) =>
+      streams.petCreation.set(traceId, itemId, { ...data, stage: 'enrichment' });
     logger.info({ petId: pet.id }, '🤖 AI Profile Enrichment started');
-    await say(PetCreationItem.enrichmentStarted, { message: `AI enrichment started for ${pet.name}`, progress: 0 });
+    await say(PetCreationItem.enrichmentStarted, {
+      message: `AI enrichment started for ${pet.name}`,
+      progress: 0,
+    });
 
     const reported = new Set<ProfileField>();
     let fromModel: Profile | null = null;
@@ -93,7 +97,10 @@ async function modelProfile(profiles: ProfileGenerator, run: ModelRun): Promise<
         return null;
       }
       if (next.done) {
-        logger.warn({ petId: pet.id }, '❌ AI Profile Enrichment ended without a profile, using fallback profile');
+        logger.warn(
+          { petId: pet.id },
+          '❌ AI Profile Enrichment ended without a profile, using fallback profile',
+        );
         return null;
       }
       const update = next.value;
