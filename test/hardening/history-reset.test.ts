@@ -42,12 +42,13 @@ describe('when history is gone, a resuming subscriber is told so', () => {
 
   test('expired after STREAM_RETENTION_MS: a resuming subscriber gets the reset event, then NOT_FOUND', async () => {
     // Long enough for the first watch to connect before the workflow expires.
-    await using ctx = await startTestApp({ env: { STREAM_RETENTION_MS: '500' } });
+    await using ctx = await startTestApp({ env: { STREAM_RETENTION_MS: '2000' } });
     const created = await ctx.client.pets.create.mutate(buddy);
     const all = await collect(ctx.client.watchPetCreation(created.traceId, created.streamToken));
     expectCompleteWorkflow(all, buddy);
     await vi.waitFor(async () => expect(await ctx.app.services.workflows.get(created.traceId)).toBeNull(), {
-      timeout: 5000,
+      timeout: 10_000,
+      interval: 100,
     });
     expect(await ctx.app.services.streams.petCreation.getGroup(created.traceId)).toEqual([]);
 
@@ -69,7 +70,8 @@ describe('when history is gone, a resuming subscriber is told so', () => {
   });
 
   test('memory retention: an expired workflow leaves no stream group, items or listeners behind', async () => {
-    await using ctx = await startTestApp({ env: { STREAM_RETENTION_MS: '500' } });
+    // Long enough that a loaded machine still subscribes before a workflow expires.
+    await using ctx = await startTestApp({ env: { STREAM_RETENTION_MS: '2000' } });
     const traceIds: string[] = [];
     for (let i = 0; i < 20; i += 1) {
       const created = await ctx.client.pets.create.mutate({ ...buddy, name: `Buddy ${i}` });
@@ -83,7 +85,7 @@ describe('when history is gone, a resuming subscriber is told so', () => {
           expect(await storage.readAfter('petCreation', traceId, null)).toEqual({ events: [], reset: false });
         }
       },
-      { timeout: 5000 },
+      { timeout: 10_000, interval: 100 },
     );
     expect(storage.listenerCount()).toBe(0);
   });
