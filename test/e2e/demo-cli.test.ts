@@ -58,6 +58,10 @@ async function closedPort(): Promise<number> {
 }
 
 // Each run starts a Node process that compiles the demo: slower than in-process tests.
+
+/** The seed's Max as demo flags. */
+const MAX_FLAGS = ['--name', 'Max', '--species', 'dog', '--age', '24', '--symptom', 'coughing'];
+
 describe('npm run demo', { timeout: 30_000 }, () => {
   test('creates a pet from flags, shows each event as a line, then the finished profile; exit 0', async () => {
     await using ctx = await startTestApp();
@@ -105,28 +109,11 @@ describe('npm run demo', { timeout: 30_000 }, () => {
     // is reconnecting, so the cut always comes mid-workflow.
     const reconnecting = createDeferred<void>();
     await using ctx = await startTestApp({ steps: gatedSteps('FeedingReminder', reconnecting.promise) });
-    const run = await runDemo(
-      [
-        '--url',
-        ctx.url,
-        '--transport',
-        'sse',
-        '--json',
-        '--name',
-        'Max',
-        '--species',
-        'dog',
-        '--age',
-        '24',
-        '--symptom',
-        'coughing',
-      ],
-      (line) => {
-        const parsed = JSON.parse(line) as { type: string; state?: string; event?: PetCreationEvent };
-        if (parsed.event?.itemId === 'completed') ctx.app.destroyConnections();
-        if (parsed.state === 'reconnecting') reconnecting.resolve();
-      },
-    );
+    const run = await runDemo(['--url', ctx.url, '--transport', 'sse', '--json', ...MAX_FLAGS], (line) => {
+      const parsed = JSON.parse(line) as { type: string; state?: string; event?: PetCreationEvent };
+      if (parsed.event?.itemId === 'completed') ctx.app.destroyConnections();
+      if (parsed.state === 'reconnecting') reconnecting.resolve();
+    });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const lines = run.stdout.map(
@@ -165,28 +152,13 @@ describe('npm run demo', { timeout: 30_000 }, () => {
     let second: TestApp | undefined;
     let restart: Promise<void> | undefined;
     try {
-      const run = await runDemo(
-        [
-          '--url',
-          first.url,
-          '--json',
-          '--name',
-          'Max',
-          '--species',
-          'dog',
-          '--age',
-          '24',
-          '--symptom',
-          'coughing',
-        ],
-        (line) => {
-          if (restart || (JSON.parse(line) as { type: string }).type !== 'event') return;
-          restart = (async () => {
-            await first[Symbol.asyncDispose]();
-            second = await startTestApp({ env: { ...env, PORT: String(port) } });
-          })();
-        },
-      );
+      const run = await runDemo(['--url', first.url, '--json', ...MAX_FLAGS], (line) => {
+        if (restart || (JSON.parse(line) as { type: string }).type !== 'event') return;
+        restart = (async () => {
+          await first[Symbol.asyncDispose]();
+          second = await startTestApp({ env: { ...env, PORT: String(port) } });
+        })();
+      });
       await restart;
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);

@@ -18,6 +18,19 @@ function untrack(value: unknown): { readonly id: string; readonly entry: TraceEn
   return { id: value[0], entry: TraceEntrySchema.parse(value[1]) };
 }
 
+/** Writes one event, then fails its first attempt: the retry replays that write. */
+const flakyStep = defineStep({
+  name: 'FlakyStep',
+  title: 'Flaky step',
+  subscribes: 'pet.created',
+  emits: [],
+  flows: ['petCreation'],
+  async handler({ pet }, { streams, traceId, attempt }) {
+    await streams.petCreation.set(traceId, 'flaky', { message: `Checked ${pet.name}` });
+    if (attempt === 1) throw new Error('scale not calibrated');
+  },
+});
+
 describe('traces', () => {
   test('a workflow trace holds both step runs, the emits, every stream write in order and the log lines', async () => {
     await using t = createTestCaller();
@@ -94,19 +107,8 @@ describe('traces', () => {
   });
 
   test('a retried step shows each attempt with its error, and its replayed write is not traced twice', async () => {
-    const flaky = defineStep({
-      name: 'FlakyStep',
-      title: 'Flaky step',
-      subscribes: 'pet.created',
-      emits: [],
-      flows: ['petCreation'],
-      async handler({ pet }, { streams, traceId, attempt }) {
-        await streams.petCreation.set(traceId, 'flaky', { message: `Checked ${pet.name}` });
-        if (attempt === 1) throw new Error('scale not calibrated');
-      },
-    });
     await using t = createTestCaller({
-      steps: [feedingReminderStep, flaky],
+      steps: [feedingReminderStep, flakyStep],
       env: { STEP_MAX_ATTEMPTS: '3' },
     });
     const created = await t.caller.pets.create(max);
@@ -292,20 +294,9 @@ describe('traces', () => {
 describe('traces on Redis backends', () => {
   test('the instance records the workflow in order with Redis event ids, and a replayed write of a retry once', async () => {
     const prefix = randomKeyPrefix();
-    const flaky = defineStep({
-      name: 'FlakyStep',
-      title: 'Flaky step',
-      subscribes: 'pet.created',
-      emits: [],
-      flows: ['petCreation'],
-      async handler({ pet }, { streams, traceId, attempt }) {
-        await streams.petCreation.set(traceId, 'flaky', { message: `Checked ${pet.name}` });
-        if (attempt === 1) throw new Error('scale not calibrated');
-      },
-    });
     try {
       await using t = createTestCaller({
-        steps: [feedingReminderStep, flaky],
+        steps: [feedingReminderStep, flakyStep],
         env: { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix, STEP_MAX_ATTEMPTS: '3' },
       });
       const created = await t.caller.pets.create(max);
