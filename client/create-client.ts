@@ -22,6 +22,15 @@ import { PetCreationWatch, type WatchOptions } from './watch-pet-creation.js';
 export const TRANSPORTS = ['ws', 'sse'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 
+/**
+ * Batch bounds. A batch names every call in its URL (a query adds its input
+ * there too), and Node answers a request head over 16 KiB with a bodiless
+ * 431; 8,000 characters also pass common proxies. 50 calls at most: no more
+ * than the server takes in one request (it refuses a longer batch whole).
+ */
+const BATCH_MAX_URL_LENGTH = 8000;
+const BATCH_MAX_ITEMS = 50;
+
 export type PetClientOptions = {
   /** The server's base URL, e.g. `http://127.0.0.1:3000`. */
   readonly url: string;
@@ -70,6 +79,8 @@ export function createPetClient(options: PetClientOptions) {
         false: httpBatchLink({
           url: `${base}/trpc`,
           transformer,
+          maxURLLength: BATCH_MAX_URL_LENGTH,
+          maxItems: BATCH_MAX_ITEMS,
           ...(options.apiKey === undefined ? {} : { headers: { authorization: `Bearer ${options.apiKey}` } }),
         }),
       }),

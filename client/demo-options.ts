@@ -32,10 +32,20 @@ export type DemoOptions = {
 
 export const DEFAULT_URL = 'http://127.0.0.1:3000';
 
-export const DEMO_USAGE = `Creates a pet and shows its workflow live, or attaches to a running one.
+/** What the demo creates when no pet flag is given: the seed's first example. */
+export const DEFAULT_PET: PetInput = { name: 'Max', species: 'dog', ageMonths: 24, symptoms: ['coughing'] };
 
-  npm run demo -- --name Max --species dog --age 24 --symptom coughing
+const PET_FLAGS = ['name', 'species', 'age', 'symptom', 'weight'] as const;
+
+export const DEMO_USAGE = `Creates a pet and shows its workflow live, or attaches to a running one.
+Start the server first (npm start), then:
+
+  npm run demo
+  npm run demo -- --name Luna --species cat --age 18 --symptom sneezing
   npm run demo -- --watch <traceId> --token <streamToken>
+
+Without pet flags it creates the seed's Max (dog, 24 months, coughing); with
+any, --name, --species and --age are required.
 
   --name <text>        the pet's name
   --species <kind>     dog, cat, bird or other
@@ -50,7 +60,7 @@ export const DEMO_USAGE = `Creates a pet and shows its workflow live, or attache
   --json               one JSON object per line, for scripts
   --help               this text
 
-Exit status: 0 when the workflow finished, 1 on an error (server down, token
+Exit status: 0 when the workflow finished, 1 on an error (no server, token
 rejected, workflow gone), 2 on bad flags or input, 130 when interrupted.`;
 
 /** Thrown for flags that cannot run; its message names every bad flag. */
@@ -77,9 +87,7 @@ export function demoOptions(flags: DemoFlags): DemoOptions {
   const apiKey = flags['api-key'];
 
   if (flags.watch !== undefined || flags.token !== undefined) {
-    const petFlags = (['name', 'species', 'age', 'symptom', 'weight'] as const).filter(
-      (f) => flags[f] !== undefined,
-    );
+    const petFlags = PET_FLAGS.filter((f) => flags[f] !== undefined);
     if (petFlags.length > 0) {
       throw new UsageError(
         `--watch attaches to an existing workflow: drop ${petFlags.map((f) => `--${f}`).join(', ')}`,
@@ -98,7 +106,8 @@ export function demoOptions(flags: DemoFlags): DemoOptions {
       task: { kind: 'watch', traceId: flags.watch, token: flags.token },
     };
   }
-  return { url, transport, json, apiKey, task: { kind: 'create', pet: petInput(flags) } };
+  const pet = PET_FLAGS.some((f) => flags[f] !== undefined) ? petInput(flags) : DEFAULT_PET;
+  return { url, transport, json, apiKey, task: { kind: 'create', pet } };
 }
 
 function petInput(flags: DemoFlags): PetInput {

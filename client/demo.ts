@@ -1,7 +1,8 @@
 /**
- * `npm run demo`: creates a pet from flags (or attaches to a running
- * workflow) and shows its stream live through the client library, resuming
- * after connection loss, then prints the finished pet. `--help` for usage.
+ * `npm run demo`: creates a pet from flags (the seed's Max without any), or
+ * attaches to a running workflow, and shows its stream live through the
+ * client library, resuming after connection loss, then prints the finished
+ * pet. `--help` for usage.
  */
 import { parseArgs } from 'node:util';
 
@@ -10,6 +11,7 @@ import { EventSource } from 'eventsource';
 import WebSocket from 'ws';
 
 import type { AppRouter } from '../server/router/app-router.js';
+import { createDeferred } from '../shared/deferred.js';
 import { createPetClient, WatchError, type PetClient } from './create-client.js';
 import { demoOptions, DEMO_USAGE, UsageError, type DemoOptions } from './demo-options.js';
 import { humanView, jsonView, type DemoView } from './demo-view.js';
@@ -69,16 +71,35 @@ async function main(argv: readonly string[]): Promise<number> {
   const interrupted = new AbortController();
   const onSigint = () => interrupted.abort();
   process.once('SIGINT', onSigint);
+  const stall = stalled();
   try {
-    const finished = await run(client, options, view, interrupted.signal);
+    const finished = await Promise.race([run(client, options, view, interrupted.signal), stall.promise]);
     return finished ? EXIT.finished : EXIT.interrupted;
   } catch (error) {
     const failure = describeFailure(error, options.url);
     return fail(failure.message, failure.exitCode);
   } finally {
     process.off('SIGINT', onSigint);
+    stall.cancel();
     await client.close();
   }
+}
+
+/** The demo waits for an answer that nothing will ever bring. */
+class Stalled extends Error {
+  override readonly name = 'Stalled';
+}
+
+/**
+ * Rejects with Stalled when Node runs out of work while the demo still waits.
+ * Node 20's fetch can leave a call pending forever when the server closes the
+ * connection at once; Node would then exit with code 13 and not a word.
+ */
+function stalled(): { readonly promise: Promise<never>; readonly cancel: () => void } {
+  const deferred = createDeferred<never>();
+  const onBeforeExit = () => deferred.reject(new Stalled('no answer'));
+  process.once('beforeExit', onBeforeExit);
+  return { promise: deferred.promise, cancel: () => process.off('beforeExit', onBeforeExit) };
 }
 
 /** Runs the workflow to its end; false when interrupted first. */
@@ -128,6 +149,7 @@ function describeFailure(
   url: string,
 ): { readonly message: string; readonly exitCode: number } {
   if (error instanceof UsageError) return { message: error.message, exitCode: EXIT.usage };
+  if (error instanceof Stalled) return { message: noServer(url), exitCode: EXIT.error };
   if (error instanceof WatchError) {
     const messages: Record<WatchError['code'], string> = {
       UNAUTHORIZED: `the stream token was rejected: ${error.message}`,
@@ -142,14 +164,14 @@ function describeFailure(
     const code = (error as TRPCClientError<AppRouter>).data?.code;
     if (code === 'BAD_REQUEST') return { message: `invalid input: ${error.message}`, exitCode: EXIT.usage };
     if (code) return { message: `${code}: ${error.message}`, exitCode: EXIT.error };
-    const reason = networkCode(error) ?? error.message;
-    return {
-      message: `cannot reach the server at ${url} (${reason}); is it running? Start it with: npm start`,
-      exitCode: EXIT.error,
-    };
+    // No answer at all: what a newcomer sees before starting the server.
+    if (networkCode(error) !== null) return { message: noServer(url), exitCode: EXIT.error };
+    return { message: `unexpected answer from ${url}: ${error.message}`, exitCode: EXIT.error };
   }
   return { message: error instanceof Error ? error.message : String(error), exitCode: EXIT.error };
 }
+
+const noServer = (url: string) => `no server at ${url}; start one with: npm start`;
 
 /** The system error code (ECONNREFUSED, ...) somewhere down the cause chain. */
 function networkCode(error: unknown): string | null {

@@ -1,13 +1,14 @@
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import { defineStep } from '../../server/workers/define-step.js';
 import { steps as allSteps } from '../../server/workers/steps/index.js';
 import { createDeferred } from '../../shared/deferred.js';
 import type { PetCreationEvent } from '../../shared/pet-creation.js';
+import { launchChromium } from '../support/chromium.js';
 import { max } from '../support/pets.js';
 import { expectCompleteWorkflow } from '../support/stream-assertions.js';
 import { startTestApp } from '../support/test-app.js';
@@ -38,19 +39,7 @@ let browser: Browser;
 
 beforeAll(async () => {
   await Promise.all([ensureWorkbenchBuilt(), mkdir(ARTIFACTS, { recursive: true })]);
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
@@ -248,7 +237,7 @@ describe('web workbench in Chromium', () => {
     const error = page.getByRole('alert');
     await error.waitFor(WAIT);
     expect(await error.textContent()).toMatch(/^Name: .+\. Age: .+/);
-    expect(await ctx.client.pets.list.query()).toEqual([]);
+    expect((await ctx.client.pets.list.query()).items).toEqual([]);
     await page.close();
   });
 });

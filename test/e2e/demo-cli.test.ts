@@ -40,6 +40,8 @@ function runDemo(args: readonly string[], onLine: (line: string) => void = () =>
   });
 }
 
+const UNKNOWN_TRACE_ID = '0123456789abcdef0123456789abcdef';
+
 const serverLog = (ctx: TestApp, traceId: string) =>
   collect(ctx.app.services.streams.petCreation.subscribe(traceId));
 
@@ -47,14 +49,18 @@ const serverLog = (ctx: TestApp, traceId: string) =>
 const plainLine = (event: PetCreationEvent) =>
   `[${(event.data?.stage ?? '').padEnd(10)} ${String(event.data?.progress).padStart(3)}%] ${event.data?.message}`;
 
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
+/** Nothing can listen on port 0: connecting there is refused, every time. */
+const REFUSED_URL = 'http://127.0.0.1:0';
+
+/** A server that accepts each connection and closes it at once, without a word. */
+async function silentServer(): Promise<AsyncDisposable & { readonly url: string }> {
+  const server = createServer((socket) => socket.destroy());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    [Symbol.asyncDispose]: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 // Each run starts a Node process that compiles the demo: slower than in-process tests.
@@ -63,6 +69,29 @@ async function closedPort(): Promise<number> {
 const MAX_FLAGS = ['--name', 'Max', '--species', 'dog', '--age', '24', '--symptom', 'coughing'];
 
 describe('npm run demo', { timeout: 30_000 }, () => {
+  test("with no pet flags creates the seed's Max and shows its workflow in order, then the pet; exit 0", async () => {
+    await using ctx = await startTestApp();
+    const run = await runDemo(['--url', ctx.url]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+
+    const [header, hint, ...rest] = run.stdout;
+    const [, petId = '', traceId = ''] =
+      /^Created Max \(pet (\w+), dog, 24 months\) · trace ([0-9a-f]{32})$/.exec(header ?? '') ?? [];
+    expect(header).toBe(`Created Max (pet ${petId}, dog, 24 months) · trace ${traceId}`);
+    expect(hint).toMatch(new RegExp(`^Watch it again: npm run demo -- --watch ${traceId} --token v1\\.`));
+    const events = await serverLog(ctx, traceId);
+    expectCompleteWorkflow(events, max);
+    expect(rest.slice(0, events.length)).toEqual(events.map(plainLine));
+
+    expect(await ctx.client.pets.get.query({ id: petId })).toMatchObject({ ...max, status: 'ill' });
+    expect(rest.slice(events.length, events.length + 3)).toEqual([
+      '',
+      `Max (pet ${petId}): dog, 24 months, ill`,
+      '  symptoms       coughing',
+    ]);
+  });
+
   test('creates a pet from flags, shows each event as a line, then the finished profile; exit 0', async () => {
     await using ctx = await startTestApp();
     const run = await runDemo([
@@ -90,7 +119,7 @@ describe('npm run demo', { timeout: 30_000 }, () => {
     expectCompleteWorkflow(events, luna);
     expect(rest.slice(0, events.length)).toEqual(events.map(plainLine));
 
-    const pet = (await ctx.client.pets.list.query())[0];
+    const pet = (await ctx.client.pets.list.query()).items[0];
     expect(rest.slice(events.length)).toEqual([
       '',
       `Luna (pet ${pet?.id}): cat, 18 months, ill`,
@@ -145,8 +174,14 @@ describe('npm run demo', { timeout: 30_000 }, () => {
 
   test('survives a server restart mid-run on Redis: resumes where it stopped, then exits 0', async () => {
     const prefix = randomKeyPrefix();
-    // The feeding step's pauses keep the workflow running across the restart.
-    const env = { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix, FEEDING_CHECK_DELAY_MS: '1000' };
+    // The feeding step's pauses keep the workflow running across the restart; with no grace
+    // time, the shutdown interrupts the step at once and the new server runs it.
+    const env = {
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_KEY_PREFIX: prefix,
+      FEEDING_CHECK_DELAY_MS: '1000',
+      SHUTDOWN_TIMEOUT_MS: '0',
+    };
     const first = await startTestApp({ env });
     const { port } = first.app.server.address() as AddressInfo;
     let second: TestApp | undefined;
@@ -228,19 +263,26 @@ describe('npm run demo', { timeout: 30_000 }, () => {
     expect(run.stderr.split('\n')).toHaveLength(2);
     expect(run.stderr).toMatch(/^error: invalid input: /);
     for (const flag of ['--name', '--species', '--age']) expect(run.stderr).toContain(`${flag}:`);
-    expect(await ctx.client.pets.list.query()).toEqual([]);
+    expect((await ctx.client.pets.list.query()).items).toEqual([]);
 
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("'--colour'");
   });
 
-  test('a server that is down exits 1 with one clear line', async () => {
-    const url = `http://127.0.0.1:${await closedPort()}`;
-    const run = await runDemo(['--url', url, '--name', 'Max', '--species', 'dog', '--age', '24']);
-    expect(run.code).toBe(1);
-    expect(run.stdout).toEqual([]);
-    expect(run.stderr).toBe(
-      `error: cannot reach the server at ${url} (ECONNREFUSED); is it running? Start it with: npm start\n`,
-    );
+  test('no server at the address: exit 1 with one line saying how to start one', async () => {
+    await using silent = await silentServer();
+    const runs = await Promise.all([
+      runDemo(['--url', REFUSED_URL]).then((run) => ({ run, url: REFUSED_URL })),
+      runDemo(['--url', silent.url]).then((run) => ({ run, url: silent.url })),
+      runDemo(['--url', silent.url, '--watch', UNKNOWN_TRACE_ID, '--token', 'v1.token']).then((run) => ({
+        run,
+        url: silent.url,
+      })),
+    ]);
+    for (const { run, url } of runs) {
+      expect(run.stdout).toEqual([]);
+      expect(run.stderr).toBe(`error: no server at ${url}; start one with: npm start\n`);
+      expect(run.code).toBe(1);
+    }
   });
 });
