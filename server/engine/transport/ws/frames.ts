@@ -1,0 +1,95 @@
+/**
+ * The text of outgoing frames, exactly as tRPC's adapter writes them
+ * (`JSON.stringify(transformTRPCResponse(config, message))`), with the part
+ * that does not depend on the request made once per event.
+ */
+import { transformTRPCResponse, type AnyTRPCRootTypes, type TRPCRootConfig } from '@trpc/server';
+import type { TRPCResponseMessage } from '@trpc/server/rpc';
+
+export type RequestId = number | string;
+
+/** Events remembered; every consumer of an event gets it within a few events of the first. */
+const RECENT = 16;
+/**
+ * Whole frames kept per event, one per distinct request head. tRPC clients
+ * number their requests from 1 on each connection, so the subscribers of
+ * one source mostly share a few heads, and then a single text.
+ */
+const HEADS_PER_EVENT = 8;
+const EMPTY = Symbol('empty');
+const UNTRACKED = Symbol('untracked');
+
+type Slot = {
+  value: unknown;
+  id: string | typeof UNTRACKED;
+  tail: string;
+  readonly frames: Map<string, string>;
+};
+
+export class FrameEncoder {
+  readonly #config: TRPCRootConfig<AnyTRPCRootTypes>;
+  readonly #slots: Slot[] = Array.from({ length: RECENT }, () => ({
+    value: EMPTY,
+    id: UNTRACKED,
+    tail: '',
+    frames: new Map<string, string>(),
+  }));
+  #next = 0;
+
+  constructor(config: TRPCRootConfig<AnyTRPCRootTypes>) {
+    this.#config = config;
+  }
+
+  /** A whole reply, through the transformer. */
+  reply(message: TRPCResponseMessage): string {
+    return JSON.stringify(transformTRPCResponse(this.#config, message));
+  }
+
+  /**
+   * A subscription's data reply: `head` (`replyHead`), then
+   * `,"result":{"type":"data","data":<serialized>[,"id":<event id>]}}`,
+   * where `<serialized>` is `{ id, data: value }` for a tracked event (an
+   * id given) and `value` otherwise. The part after the head is made once
+   * per value and id, and the whole text once per head: the consumers that
+   * get the same object share them.
+   */
+  dataFrame(head: string, value: unknown, eventId: string | undefined): string {
+    const slot = this.#slot(value, eventId ?? UNTRACKED);
+    const cached = slot.frames.get(head);
+    if (cached !== undefined) return cached;
+    if (slot.tail === '') slot.tail = this.#makeTail(value, eventId);
+    const frame = head + slot.tail;
+    if (slot.frames.size < HEADS_PER_EVENT) slot.frames.set(head, frame);
+    return frame;
+  }
+
+  #slot(value: unknown, id: string | typeof UNTRACKED): Slot {
+    const newest = this.#slots[(this.#next + RECENT - 1) % RECENT];
+    if (newest && newest.value === value && newest.id === id) return newest;
+    for (const slot of this.#slots) if (slot.value === value && slot.id === id) return slot;
+    const slot = this.#slots[this.#next] ?? { value, id, tail: '', frames: new Map<string, string>() };
+    this.#next = (this.#next + 1) % RECENT;
+    slot.value = value;
+    slot.id = id;
+    // Filled on first use, so that a serialization that throws leaves nothing behind.
+    slot.tail = '';
+    slot.frames.clear();
+    return slot;
+  }
+
+  #makeTail(value: unknown, eventId: string | undefined): string {
+    const data = this.#config.transformer.output.serialize(
+      eventId === undefined ? value : { id: eventId, data: value },
+    ) as unknown;
+    // JSON.stringify leaves a key out when its value has no JSON form; so does this.
+    const json = JSON.stringify(data) as string | undefined;
+    const dataPart = json === undefined ? '' : `,"data":${json}`;
+    const idPart = eventId === undefined ? '' : `,"id":${JSON.stringify(eventId)}`;
+    return `,"result":{"type":"data"${dataPart}${idPart}}}`;
+  }
+}
+
+/** `{"id":<id>` and `,"jsonrpc":"2.0"` when the request had it: the start of every reply to it. */
+export function replyHead(id: RequestId, jsonrpc: '2.0' | undefined): string {
+  return `{"id":${JSON.stringify(id)}${jsonrpc === undefined ? '' : ',"jsonrpc":"2.0"'}`;
+}
