@@ -6,6 +6,7 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
 
+import { closeInOrder } from './close-in-order.js';
 import type { Config } from './config.js';
 import { createContextFactory } from './context.js';
 import type { Logger } from './log.js';
@@ -19,12 +20,20 @@ import { createHttpServer } from './transport/http-server.js';
 import { staticRoutes } from './transport/static-routes.js';
 import { attachWsServer } from './transport/ws-server.js';
 
+/** Bounds on the time WebSocket clients get to answer the close handshake at shutdown. */
+const WS_CLOSE_MIN_MS = 100;
+const WS_CLOSE_MAX_MS = 1000;
+
 export type App = {
   readonly services: RunningServices;
   readonly server: http.Server;
   /** Starts listening; resolves with the bound address (port 0 picks a free one). */
   readonly listen: () => Promise<{ readonly host: string; readonly port: number }>;
-  /** Graceful shutdown: refuse new work, tell WS clients to reconnect, close everything. */
+  /**
+   * Graceful shutdown: refuse new connections, let running steps finish
+   * (SHUTDOWN_TIMEOUT_MS, then interrupt them), tell WS clients to
+   * reconnect, close everything. Each part is closed even if another fails.
+   */
   readonly close: () => Promise<void>;
   /** Cuts every open socket at once, as a network failure would. */
   readonly destroyConnections: () => void;
@@ -35,7 +44,7 @@ export function createApp(config: Config, log: Logger, overrides: ServiceOverrid
   const createContext = createContextFactory(services);
   const routes: HttpRoute[] = [
     ...healthRoutes({ ready: services.backends.ready }),
-    ...metricsRoutes(services.observability.metrics),
+    ...metricsRoutes(services.observability.metrics, { apiKeys: services.apiKeys }),
     ...restRoutes({
       createContext,
       maxBodyBytes: config.limits.httpMaxBodyBytes,
@@ -50,12 +59,21 @@ export function createApp(config: Config, log: Logger, overrides: ServiceOverrid
     maxBodyBytes: config.limits.httpMaxBodyBytes,
     routes,
     log,
+    connections: {
+      maxConnections: config.limits.maxConnections,
+      maxPerClient: config.limits.maxConnectionsPerClient,
+    },
+    timeouts: {
+      headersMs: config.limits.httpHeadersTimeoutMs,
+      requestMs: config.limits.httpRequestTimeoutMs,
+      keepAliveMs: config.limits.httpKeepAliveTimeoutMs,
+    },
+    maxResponseBytes: config.limits.maxResponseBytes,
   });
   const ws = attachWsServer(server, {
     router: appRouter,
     createContext,
     maxPayloadBytes: config.limits.wsMaxPayloadBytes,
-    maxConnections: config.limits.maxConnections,
     pingMs: config.limits.wsPingMs,
     maxBufferedBytes: config.limits.wsMaxBufferedBytes,
     slowConsumerMs: config.limits.wsSlowConsumerMs,
@@ -90,16 +108,33 @@ export function createApp(config: Config, log: Logger, overrides: ServiceOverrid
       }),
     close: () =>
       (closing ??= (async () => {
+        const graceMs = config.limits.shutdownTimeoutMs;
+        const deadline = Date.now() + graceMs;
+        // No new connection; the open ones carry on while the steps finish.
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-        ws.broadcastReconnectNotification();
-        await ws.close(Math.min(1000, config.limits.shutdownTimeoutMs));
         server.closeIdleConnections();
-        // SSE responses stay open until their subscription ends: cut them after the grace time.
-        const timer = setTimeout(() => server.closeAllConnections(), config.limits.shutdownTimeoutMs);
-        await services.close();
-        server.closeAllConnections();
-        await serverClosed;
-        clearTimeout(timer);
+        await closeInOrder([
+          // Watchers still receive what the finishing steps write, and the final event.
+          ['steps', () => services.stopSteps(graceMs)],
+          [
+            'WebSocket connections',
+            async () => {
+              ws.broadcastReconnectNotification();
+              const left = deadline - Date.now();
+              await ws.close(Math.min(WS_CLOSE_MAX_MS, Math.max(WS_CLOSE_MIN_MS, left)));
+            },
+          ],
+          [
+            'HTTP connections',
+            () => {
+              // SSE responses still open, and sockets left half-closed by refused upgrades.
+              server.closeAllConnections();
+              for (const socket of sockets) socket.destroy();
+            },
+          ],
+          ['services', () => services.close()],
+          ['HTTP server', () => serverClosed],
+        ]);
         log.info('Stopped');
       })()),
     destroyConnections: () => {

@@ -13,6 +13,7 @@ import { MemoryStreamStorage } from './streams/memory-stream-storage.js';
 import { RedisStreamStorage } from './streams/redis-stream-storage.js';
 import type { StreamStorage } from './streams/stream-storage.js';
 import { MemoryPetStore } from './store/memory-pet-store.js';
+import { MemoryRetention } from './store/memory-retention.js';
 import type { PetStore } from './store/pet-store.js';
 import { RedisPetStore } from './store/redis-pet-store.js';
 import { MemoryWorkflowStore } from './store/memory-workflow-store.js';
@@ -25,6 +26,12 @@ export type Backends = {
   readonly workflowStore: WorkflowStore;
   readonly streamStorage: StreamStorage;
   readonly bus: EventBus;
+  /**
+   * Which finished workflows process memory keeps (time, count and size
+   * bounds): the memory stores' workflows on the memory backend, traces on
+   * either.
+   */
+  readonly retention: MemoryRetention;
   /** True when every backend can be reached (readiness). */
   readonly ready: () => Promise<boolean>;
   /** Releases connections; the bus must already be closed. */
@@ -33,6 +40,14 @@ export type Backends = {
 
 export function createBackends(config: Config, log: Logger): Backends {
   return config.redisUrl ? createRedisBackends(config, config.redisUrl, log) : createMemoryBackends(config);
+}
+
+function memoryRetention(config: Config): MemoryRetention {
+  return new MemoryRetention({
+    retentionMs: config.streams.retentionMs,
+    maxFinished: config.streams.memoryMaxWorkflows,
+    maxBytes: config.streams.memoryMaxBytes,
+  });
 }
 
 /** Every instance pointed at the same Redis and prefix shares pets, workflows, streams and work. */
@@ -62,27 +77,33 @@ function createRedisBackends(config: Config, url: string, log: Logger): Backends
     leaseMs: config.steps.leaseMs,
     log,
   });
+  const retention = memoryRetention(config);
   return {
     kind: 'redis',
     pets,
     workflowStore,
     streamStorage,
     bus,
+    retention,
     ready: () => redis.ready(),
     close: async () => {
       await Promise.all([streamStorage.close(), pets.close(), workflowStore.close()]);
       await redis.close();
+      retention.close();
     },
   };
 }
 
 function createMemoryBackends(config: Config): Backends {
+  // One retention for the stream storage, the workflow store and the trace store: they drop the same workflows together.
+  const retention = memoryRetention(config);
   const streamStorage = new MemoryStreamStorage({
     historyLimit: config.streams.historyLimit,
     retentionMs: config.streams.retentionMs,
+    retention,
   });
   const pets = new MemoryPetStore();
-  const workflowStore = new MemoryWorkflowStore(config.streams.retentionMs);
+  const workflowStore = new MemoryWorkflowStore(retention);
   const bus = new MemoryEventBus({
     maxAttempts: config.steps.maxAttempts,
     retryBaseMs: config.steps.retryBaseMs,
@@ -93,9 +114,11 @@ function createMemoryBackends(config: Config): Backends {
     workflowStore,
     streamStorage,
     bus,
+    retention,
     ready: async () => true,
     close: async () => {
       await Promise.all([streamStorage.close(), pets.close(), workflowStore.close()]);
+      retention.close();
     },
   };
 }

@@ -18,6 +18,7 @@ export const EnvSchema = z
     PORT: int(0, 65_535).default(3000),
     HOST: z.string().min(1).default('127.0.0.1'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LOG_MAX_BUFFERED_BYTES: int(0).default(4_194_304),
 
     OPENAI_API_KEY: z.string().min(1).optional(),
     OPENAI_BASE_URL: z.url().optional(),
@@ -34,6 +35,10 @@ export const EnvSchema = z
     STREAM_TOKEN_TTL_SECONDS: int(1).default(86_400),
     STREAM_HISTORY_LIMIT: int(1).default(1000),
     STREAM_RETENTION_MS: int(0).default(3_600_000),
+    MEMORY_MAX_WORKFLOWS: int(1).default(10_000),
+    MEMORY_MAX_BYTES: int(1024).default(134_217_728),
+    WORKFLOW_MAX_RUNTIME_MS: int(1).default(900_000),
+    WORKFLOW_CHECK_INTERVAL_MS: int(10).default(10_000),
     TRACE_MAX_TRACES: int(1).default(10_000),
     TRACE_MAX_ENTRIES: int(10).default(1000),
 
@@ -45,6 +50,11 @@ export const EnvSchema = z
     WS_MAX_PAYLOAD_BYTES: int(1024).default(1_048_576),
     HTTP_MAX_BODY_BYTES: int(1024).default(1_048_576),
     MAX_CONNECTIONS: int(1).default(10_000),
+    MAX_CONNECTIONS_PER_CLIENT: int(1).default(256),
+    HTTP_HEADERS_TIMEOUT_MS: int(1).default(10_000),
+    HTTP_REQUEST_TIMEOUT_MS: int(1).default(30_000),
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: int(1).default(5000),
+    MAX_RESPONSE_BYTES: int(1024).default(4_194_304),
     WS_PING_MS: int(0).default(30_000),
     SSE_HEARTBEAT_MS: int(0).default(15_000),
     WS_MAX_BUFFERED_BYTES: int(1024).default(1_048_576),
@@ -77,6 +87,22 @@ export const EnvSchema = z
     REDIS_COMMAND_TIMEOUT_MS: int(50).default(2000),
   })
   .superRefine((env, ctx) => {
+    // A workflow must outlive one step attempt before it may be stopped for running too long.
+    if (env.WORKFLOW_MAX_RUNTIME_MS <= env.STEP_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['WORKFLOW_MAX_RUNTIME_MS'],
+        message: `must be above STEP_TIMEOUT_MS (${env.STEP_TIMEOUT_MS})`,
+      });
+    }
+    // Node's HTTP server refuses a headers timeout longer than the whole-request timeout.
+    if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['HTTP_HEADERS_TIMEOUT_MS'],
+        message: `must be at most HTTP_REQUEST_TIMEOUT_MS (${env.HTTP_REQUEST_TIMEOUT_MS})`,
+      });
+    }
     // The model's bound must leave the step attempt time to write the fallback profile.
     if (env.OPENAI_TOTAL_TIMEOUT_MS !== undefined && env.OPENAI_TOTAL_TIMEOUT_MS >= env.STEP_TIMEOUT_MS) {
       ctx.addIssue({
@@ -102,6 +128,8 @@ export type Config = {
   readonly port: number;
   readonly host: string;
   readonly logLevel: Env['LOG_LEVEL'];
+  /** Log output waiting for a slow reader (standard output); lines beyond are dropped and counted. */
+  readonly logMaxBufferedBytes: number;
   readonly openai: {
     readonly apiKey: string | undefined;
     readonly baseURL: string | undefined;
@@ -120,6 +148,16 @@ export type Config = {
     readonly tokenTtlSeconds: number;
     readonly historyLimit: number;
     readonly retentionMs: number;
+    /** Memory backend: finished workflows kept at most; the oldest finished go first beyond it. */
+    readonly memoryMaxWorkflows: number;
+    /** Memory backend: estimated bytes (as JSON) of stream events and trace entries kept; the oldest finished go first beyond it. */
+    readonly memoryMaxBytes: number;
+  };
+  readonly workflows: {
+    /** A workflow still running this long after it started is stopped, its unfinished steps failed. */
+    readonly maxRuntimeMs: number;
+    /** How often an instance checks the workflows it started (lost by storage, or running too long). */
+    readonly checkIntervalMs: number;
   };
   readonly traces: {
     /** Workflow traces kept in memory; the oldest is dropped beyond it. */
@@ -137,7 +175,18 @@ export type Config = {
   readonly limits: {
     readonly wsMaxPayloadBytes: number;
     readonly httpMaxBodyBytes: number;
+    /** Open TCP connections (HTTP, SSE and WebSocket alike); more are refused with 503. */
     readonly maxConnections: number;
+    /** Open TCP connections from one remote address; at most `maxConnections`. */
+    readonly maxConnectionsPerClient: number;
+    /** Time a client has to send a request's headers before its connection is closed. */
+    readonly httpHeadersTimeoutMs: number;
+    /** Time a client has to send a whole request (headers and body); 408, then closed. */
+    readonly httpRequestTimeoutMs: number;
+    /** Idle time a keep-alive connection is held open between requests. */
+    readonly httpKeepAliveTimeoutMs: number;
+    /** Largest answer of one HTTP request (a whole batch) or one WebSocket call. */
+    readonly maxResponseBytes: number;
     readonly wsPingMs: number;
     /** Quiet time after which a plain SSE stream gets a heartbeat comment; 0 disables. */
     readonly sseHeartbeatMs: number;
@@ -197,6 +246,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
+    logMaxBufferedBytes: e.LOG_MAX_BUFFERED_BYTES,
     openai: {
       apiKey: e.OPENAI_API_KEY,
       baseURL: e.OPENAI_BASE_URL,
@@ -213,7 +263,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tokenTtlSeconds: e.STREAM_TOKEN_TTL_SECONDS,
       historyLimit: e.STREAM_HISTORY_LIMIT,
       retentionMs: e.STREAM_RETENTION_MS,
+      memoryMaxWorkflows: e.MEMORY_MAX_WORKFLOWS,
+      memoryMaxBytes: e.MEMORY_MAX_BYTES,
     },
+    workflows: { maxRuntimeMs: e.WORKFLOW_MAX_RUNTIME_MS, checkIntervalMs: e.WORKFLOW_CHECK_INTERVAL_MS },
     traces: { maxTraces: e.TRACE_MAX_TRACES, maxEntries: e.TRACE_MAX_ENTRIES },
     steps: {
       maxAttempts: e.STEP_MAX_ATTEMPTS,
@@ -225,6 +278,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       wsMaxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
       httpMaxBodyBytes: e.HTTP_MAX_BODY_BYTES,
       maxConnections: e.MAX_CONNECTIONS,
+      maxConnectionsPerClient: Math.min(e.MAX_CONNECTIONS_PER_CLIENT, e.MAX_CONNECTIONS),
+      httpHeadersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      httpRequestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      httpKeepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxResponseBytes: e.MAX_RESPONSE_BYTES,
       wsPingMs: e.WS_PING_MS,
       sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
       wsMaxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,

@@ -7,6 +7,7 @@ import type { Observability } from './observability/observability.js';
 import type { ApiKeys } from './security/api-keys.js';
 import { IN_PROCESS_CALLER, type Caller } from './security/caller.js';
 import type { RateLimiter } from './security/rate-limiter.js';
+import type { ResponseBudget } from './security/response-budget.js';
 import type { StreamTokens } from './security/stream-tokens.js';
 import type { SubscriptionSlots } from './security/subscription-slots.js';
 import type { Streams } from './streams/registry.js';
@@ -32,6 +33,8 @@ export type RequestScope = {
   readonly caller: Caller;
   /** The connection's subscription budget (WebSocket); null where each request stands alone. */
   readonly subscriptions: SubscriptionSlots | null;
+  /** Bytes one HTTP request's answers may still take; null where each call is bounded alone (WebSocket). */
+  readonly responseBudget?: ResponseBudget | null;
 };
 
 const IN_PROCESS: RequestScope = { caller: IN_PROCESS_CALLER, subscriptions: null };

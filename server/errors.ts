@@ -12,6 +12,13 @@ export const workflowNotFound = () =>
     message: 'No such workflow (unknown trace id, or its retention has passed)',
   });
 
+/** The workflow's stream disappeared while it was watched (evicted, or lost by its storage). */
+export const workflowStreamLost = () =>
+  new TRPCError({
+    code: 'NOT_FOUND',
+    message: 'The workflow is no longer stored (evicted, or lost by its storage); its stream has ended',
+  });
+
 const TOKEN_ERRORS: Record<Exclude<TokenCheck, 'ok'>, () => TRPCError> = {
   missing: () => new TRPCError({ code: 'UNAUTHORIZED', message: 'A stream token is required' }),
   malformed: () => new TRPCError({ code: 'UNAUTHORIZED', message: 'The stream token is malformed' }),
@@ -48,6 +55,21 @@ export const apiKeyRejected = (check: 'missing' | 'invalid') =>
   new TRPCError({
     code: 'UNAUTHORIZED',
     message: check === 'missing' ? 'An API key is required' : 'The API key is not valid',
+  });
+
+/** Operator views without API keys: served on loopback only, since they name every workflow. */
+export const operatorViewForbidden = () =>
+  new TRPCError({
+    code: 'FORBIDDEN',
+    message:
+      'Traces, stats and metrics are served to loopback callers only while API_KEYS is unset; set API_KEYS and present a key to read them from elsewhere',
+  });
+
+/** A call whose answer would take the request past `MAX_RESPONSE_BYTES`. */
+export const responseTooLarge = (maxBytes: number) =>
+  new TRPCError({
+    code: 'PAYLOAD_TOO_LARGE',
+    message: `The answer would exceed ${maxBytes} bytes for one request; ask for smaller pages or fewer calls per batch`,
   });
 
 export const traceNotFound = () =>

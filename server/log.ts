@@ -1,15 +1,20 @@
 /** Structured logging: one JSON line per event, with trace id and step where known. */
 import { pino, type DestinationStream, type Logger } from 'pino';
 
+import { LogSink, stdoutSink } from './log-sink.js';
+
 export type { Logger };
 
 export type LoggerOptions = {
   readonly level: string;
-  /** Where lines go; stdout when absent. Tests pass a capture stream. */
+  /**
+   * Where lines go; standard output, bounded, when absent (see LogSink:
+   * a slow or missing reader never blocks). Tests pass a capture stream.
+   */
   readonly destination?: DestinationStream;
 };
 
-export function createLogger({ level, destination }: LoggerOptions): Logger {
+export function createLogger({ level, destination = stdoutSink() }: LoggerOptions): Logger {
   const tap = new LogTap();
   const options = {
     level,
@@ -24,9 +29,11 @@ export function createLogger({ level, destination }: LoggerOptions): Logger {
     // Tokens and keys never reach a log line.
     redact: ['token', 'streamToken', 'apiKey', '*.token', '*.streamToken'],
   };
-  const logger = destination ? pino(options, destination) : pino(options);
-  // Child loggers inherit it through their prototype.
+  // Never pino's own stdout destination: it flushes synchronously at exit, waiting for the reader for ever.
+  const logger = pino(options, destination);
+  // Child loggers inherit both through their prototype.
   Object.defineProperty(logger, TAP, { value: tap });
+  Object.defineProperty(logger, SINK, { value: destination });
   return logger;
 }
 
@@ -39,6 +46,7 @@ export type TracedLine = {
 };
 
 const TAP = Symbol('logTap');
+const SINK = Symbol('logSink');
 
 /** Hands the lines that carry a trace id to listeners (the trace store), once the service is built. */
 export class LogTap {
@@ -79,6 +87,12 @@ export class LogTap {
 export function logTapOf(log: Logger): LogTap | undefined {
   const tap: unknown = Reflect.get(log, TAP);
   return tap instanceof LogTap ? tap : undefined;
+}
+
+/** The bounded sink a logger made by `createLogger` writes to; undefined for a capture stream or any other logger. */
+export function logSinkOf(log: Logger): LogSink | undefined {
+  const sink: unknown = Reflect.get(log, SINK);
+  return sink instanceof LogSink ? sink : undefined;
 }
 
 /** The logger of one step run (or the API) within one workflow. */

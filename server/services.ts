@@ -7,9 +7,10 @@ import { randomBytes } from 'node:crypto';
 
 import { OpenAIProfileGenerator } from './ai/openai-profile.js';
 import { createBackends, type Backends } from './backends.js';
+import { closeInOrder } from './close-in-order.js';
 import type { Config } from './config.js';
 import type { Services } from './context.js';
-import type { Logger } from './log.js';
+import { logSinkOf, type Logger } from './log.js';
 import { Observability } from './observability/observability.js';
 import { ApiKeys } from './security/api-keys.js';
 import { RateLimiter } from './security/rate-limiter.js';
@@ -30,7 +31,16 @@ export type ServiceOverrides = {
 
 export type RunningServices = Services & {
   readonly backends: Backends;
-  /** Stops the steps, waits for running work (bounded) and releases backends. */
+  /**
+   * Running steps get up to `graceMs` (SHUTDOWN_TIMEOUT_MS when absent) to
+   * finish; what has not finished then is interrupted: reported as such,
+   * never as a failure. The backends stay open.
+   */
+  readonly stopSteps: (graceMs?: number) => Promise<void>;
+  /**
+   * Stops the steps (as `stopSteps`), then releases the backends and the
+   * observability; each part is closed even if another fails.
+   */
   readonly close: () => Promise<void>;
 };
 
@@ -41,7 +51,13 @@ export function createServices(
 ): RunningServices {
   const steps = overrides.steps ?? allSteps;
   const backends = createBackends(config, log);
-  const observability = new Observability({ log, retentionMs: config.streams.retentionMs, ...config.traces });
+  const observability = new Observability({
+    log,
+    retentionMs: config.streams.retentionMs,
+    retention: backends.retention,
+    ...config.traces,
+  });
+  observability.metrics.countDroppedLogLinesWith(() => logSinkOf(log)?.dropped ?? 0);
   const { pets } = backends;
   // Writes, emits and workflow starts and finishes are recorded on their way to the backends.
   const { workflowStore, bus, streamStorage } = observability.instrument(backends);
@@ -50,7 +66,14 @@ export function createServices(
     subscriberBufferLimit: SUBSCRIBER_BUFFER_LIMIT,
     observer: observability.streams,
   });
-  const workflows = new Workflows({ store: workflowStore, streams, steps, log });
+  const workflows = new Workflows({
+    store: workflowStore,
+    streams,
+    steps,
+    log,
+    ...config.workflows,
+    observer: observability.workflows,
+  });
   const profiles = config.openai.apiKey
     ? new OpenAIProfileGenerator({ ...config.openai, apiKey: config.openai.apiKey })
     : null;
@@ -77,7 +100,7 @@ export function createServices(
     config,
     observability,
   };
-  const runner = startSteps({
+  startSteps({
     bus,
     steps,
     streams,
@@ -88,15 +111,21 @@ export function createServices(
     observer: observability.steps,
   });
 
+  let stepsStopped: Promise<void> | undefined;
+  const stopSteps = (graceMs = config.limits.shutdownTimeoutMs) => (stepsStopped ??= bus.close(graceMs));
+
   return {
     ...services,
     backends,
-    close: async () => {
-      runner.stop();
-      await bus.close(config.limits.shutdownTimeoutMs);
-      await backends.close();
-      await observability.close();
-    },
+    stopSteps,
+    close: () =>
+      closeInOrder([
+        ['workflow checks', () => workflows.stop()],
+        ['steps', () => stopSteps()],
+        // After the steps: running attempts use the backends until they end.
+        ['backends', () => backends.close()],
+        ['observability', () => observability.close()],
+      ]),
   };
 }
 

@@ -6,11 +6,12 @@
 import { initTRPC } from '@trpc/server';
 import { z } from 'zod';
 
-import { transformer } from '../shared/transformer.js';
+import { serverTransformer } from '../shared/transformer.js';
 import type { Topic } from './bus/topics.js';
 import { newTraceId, type Context } from './context.js';
 import {
   apiKeyRejected,
+  responseTooLarge,
   RetryLater,
   storageUnavailable,
   tooManyCreates,
@@ -18,13 +19,15 @@ import {
 } from './errors.js';
 import { workflowLogger } from './log.js';
 import { StorageUnavailable } from './redis/storage-unavailable.js';
+import { operatorAccessError, petViewFor } from './security/access.js';
 import { clientKey } from './security/caller.js';
 import { releaseWhenDone } from './security/subscription-slots.js';
 import type { Emit } from './workers/define-step.js';
 import { createEmit } from './workers/step-runner.js';
 
 const t = initTRPC.context<Context>().create({
-  transformer,
+  // superjson, with malformed or missing inputs answered without superjson's own messages.
+  transformer: serverTransformer,
   // Stack traces never leave the server, whatever NODE_ENV says.
   isDev: false,
   errorFormatter({ shape, error }) {
@@ -62,7 +65,9 @@ function describeInputErrors(flat: {
   const fields = Object.entries(flat.fieldErrors).map(
     ([field, messages]) => `${field}: ${(messages ?? []).join('; ')}`,
   );
-  return `Invalid input: ${[...flat.formErrors, ...fields].join(', ')}`;
+  // zod's messages for the input as a whole start with the same words.
+  const form = flat.formErrors.map((message) => message.replace(/^Invalid input: /, ''));
+  return `Invalid input: ${[...form, ...fields].join(', ')}`;
 }
 
 /** Storage out of reach means the service is unavailable for a moment, not a bug: SERVICE_UNAVAILABLE. */
@@ -74,8 +79,25 @@ const reportUnavailableStorage = t.middleware(async function reportUnavailableSt
   return result;
 });
 
+/**
+ * Bounds what a query or mutation answers: one call at most
+ * `MAX_RESPONSE_BYTES`, and over HTTP the calls of one request (a batch,
+ * answered in one body) together at most that much. Measured as JSON, the
+ * wire format, before tRPC serialises it.
+ */
+const boundResponse = t.middleware(async function boundResponse({ ctx, type, next }) {
+  const result = await next();
+  if (!result.ok || type === 'subscription') return result;
+  const limit = ctx.config.limits.maxResponseBytes;
+  const bytes = Buffer.byteLength(JSON.stringify(result.data) ?? '');
+  if (bytes > limit || (ctx.responseBudget && !ctx.responseBudget.take(bytes))) {
+    throw responseTooLarge(limit);
+  }
+  return result;
+});
+
 export const router = t.router;
-export const publicProcedure = t.procedure.use(reportUnavailableStorage);
+export const publicProcedure = t.procedure.use(boundResponse).use(reportUnavailableStorage);
 export const middleware = t.middleware;
 export const createCallerFactory = t.createCallerFactory;
 
@@ -118,6 +140,21 @@ const limitSubscriptions = t.middleware(async function limitSubscriptions({ ctx,
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }
+
+/** Reads pets: `ctx.petView` says whether the caller sees whole pets or their public view. */
+export const petReadProcedure = publicProcedure.use(function petView({ ctx, next }) {
+  return next({ ctx: { petView: petViewFor(ctx.caller, ctx.apiKeys) } });
+});
+
+/**
+ * Operator views (trace list, stats): a valid key when keys are configured,
+ * else loopback callers only.
+ */
+export const operatorProcedure = publicProcedure.use(function requireOperator({ ctx, next }) {
+  const denied = operatorAccessError(ctx.caller, ctx.apiKeys);
+  if (denied) throw denied;
+  return next();
+});
 
 /** A mutation: API key checked when keys are configured. */
 export const mutationProcedure = publicProcedure.use(requireApiKey);

@@ -1,34 +1,12 @@
 import { z } from 'zod';
 
+import { humanText } from './human-text.js';
+
 export const SpeciesSchema = z.enum(['dog', 'cat', 'bird', 'other']);
 export type Species = z.infer<typeof SpeciesSchema>;
 
 export const PetStatusSchema = z.enum(['new', 'in_quarantine', 'healthy', 'ill']);
 export type PetStatus = z.infer<typeof PetStatusSchema>;
-
-/**
- * Characters that change how text displays without showing themselves:
- * bidirectional overrides and marks (they can make a name read as another)
- * and invisible separators. Zero-width (non-)joiners stay allowed: emoji
- * sequences and several scripts need them.
- */
-const INVISIBLE = /[\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
-
-/**
- * Text a person typed: trimmed and NFC-normalised (one stored spelling for
- * what looks the same), without control characters, invisible or
- * text-direction characters, or unpaired surrogates.
- */
-const humanText = (max: number) =>
-  z
-    .string()
-    .trim()
-    .normalize('NFC')
-    .min(1, 'must not be empty')
-    .max(max, `must be at most ${max} characters`)
-    .refine((s) => !/[\p{Cc}\u2028\u2029]/u.test(s), 'must not contain control characters')
-    .refine((s) => !INVISIBLE.test(s), 'must not contain invisible or text-direction characters')
-    .refine((s) => !/\p{Cs}/u.test(s), 'must be well-formed Unicode');
 
 export const PET_LIMITS = {
   nameMaxLength: 100,

@@ -12,7 +12,8 @@ const entryBase = {
   at: z.string(),
 };
 
-export const StepRunStatusSchema = z.enum(['running', 'succeeded', 'failed']);
+/** `interrupted`: stopped by the service's shutdown, not a failure of the step. */
+export const StepRunStatusSchema = z.enum(['running', 'succeeded', 'failed', 'interrupted']);
 export type StepRunStatus = z.infer<typeof StepRunStatusSchema>;
 
 export const LogLevelNameSchema = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
@@ -38,7 +39,7 @@ export const TraceEntrySchema = z.discriminatedUnion('kind', [
     kind: z.literal('step_finished'),
     step: z.string(),
     attempt: z.number().int().min(1),
-    status: z.enum(['succeeded', 'failed']),
+    status: z.enum(['succeeded', 'failed', 'interrupted']),
     start: z.string(),
     end: z.string(),
     durationMs: z.number().min(0),

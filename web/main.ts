@@ -63,7 +63,13 @@ function refresh(): Promise<void> {
         client.pets.list.query({ limit: 100 }),
         client.trpc.system.stats.query(),
       ]);
-      renderWorkflowList({ traces: traces.items, pets, known, selected: view.selected, onSelect: select });
+      renderWorkflowList({
+        traces: traces.items,
+        pets: pets.items,
+        known,
+        selected: view.selected,
+        onSelect: select,
+      });
       renderStats(stats);
     } catch {
       // The server is unreachable for now: the next refresh tries again.

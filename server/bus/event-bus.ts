@@ -4,6 +4,11 @@ export type DeliveryInfo = {
   /** 1 for the first attempt. */
   readonly attempt: number;
   readonly maxAttempts: number;
+  /**
+   * Aborted when the bus stops at the end of its shutdown grace time: the
+   * attempt should end at once. It is then interrupted, not failed.
+   */
+  readonly signal: AbortSignal;
 };
 
 export type ConsumerHandler<TTopic extends Topic> = (
@@ -23,10 +28,16 @@ export type ConsumerHooks = {
   /** An attempt failed; `retryInMs` is null when no attempt is left. */
   readonly onAttemptFailed?: (
     message: BusMessage,
-    info: DeliveryInfo & { readonly error: unknown; readonly retryInMs: number | null },
+    info: Omit<DeliveryInfo, 'signal'> & { readonly error: unknown; readonly retryInMs: number | null },
   ) => void;
   /** Every attempt failed: the message is dead for this consumer. */
   readonly onDead?: (letter: DeadLetter) => Promise<void>;
+  /**
+   * The bus shut down before the message was handled (its attempt was
+   * stopped, or its retry will not run here). Not a failure: no dead letter;
+   * on Redis the message goes back to its queue for another instance.
+   */
+  readonly onInterrupted?: (message: BusMessage, info: { readonly attempt: number }) => void;
 };
 
 export type RetryPolicy = {
@@ -56,7 +67,10 @@ export interface EventBus {
   deadLetters(): Promise<DeadLetter[]>;
   /** Resolves when nothing is queued or running. */
   onIdle(): Promise<void>;
-  /** Stops taking work and waits for running handlers (up to `timeoutMs`). */
+  /**
+   * Graceful stop: running handlers get up to `timeoutMs` to finish; then
+   * the delivery signal aborts and what is left is interrupted.
+   */
   close(timeoutMs?: number): Promise<void>;
 }
 

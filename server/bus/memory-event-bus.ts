@@ -13,6 +13,8 @@ import { createMessage, type BusMessage, type Topic, type TopicPayload } from '.
 
 /** Dead letters kept; the oldest are dropped beyond it. */
 const MAX_DEAD_LETTERS = 1000;
+/** How long stopped handlers get to return once the delivery signal aborts. */
+const STOP_WAIT_MS = 1000;
 
 type Delivery = (message: BusMessage) => void;
 
@@ -21,11 +23,13 @@ export class MemoryEventBus implements EventBus {
   readonly #emitter = new EventEmitter<Record<Topic, [BusMessage]>>();
   readonly #policy: RetryPolicy;
   readonly #dead: DeadLetter[] = [];
-  /** Pending retry waits: close() ends them at once. */
+  /** Pending retry waits: they end when the shutdown grace time does. */
   readonly #waits = new Map<NodeJS.Timeout, () => void>();
+  /** Aborts when the shutdown grace time ends: running handlers stop, nothing new starts. */
+  readonly #stop = new AbortController();
   #pending = 0;
   #idle: Deferred<void> | undefined;
-  #closed = false;
+  #closing: Promise<void> | undefined;
 
   constructor(policy: RetryPolicy) {
     this.#policy = policy;
@@ -36,7 +40,7 @@ export class MemoryEventBus implements EventBus {
     data: TopicPayload<TTopic>,
     meta: { readonly traceId: string },
   ): Promise<void> {
-    if (this.#closed) throw new Error('event bus is closed');
+    if (this.#stop.signal.aborted) throw new Error('event bus is closed');
     const message: BusMessage = createMessage(topic, data, meta.traceId);
     this.#emitter.emit(topic, message);
   }
@@ -63,22 +67,24 @@ export class MemoryEventBus implements EventBus {
     return this.#idle.promise;
   }
 
-  async close(timeoutMs = 10_000): Promise<void> {
-    this.#closed = true;
-    this.#emitter.removeAllListeners();
-    for (const [timer, resolve] of this.#waits) {
-      clearTimeout(timer);
-      resolve();
-    }
-    this.#waits.clear();
-    let timeout: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.onIdle(),
-      new Promise<void>((resolve) => {
-        timeout = setTimeout(resolve, timeoutMs);
-      }),
-    ]);
-    clearTimeout(timeout);
+  /**
+   * Running handlers, their retries and what they publish meanwhile get up
+   * to `timeoutMs`; then the delivery signal aborts, pending retries are
+   * dropped and whatever has not finished is interrupted.
+   */
+  close(timeoutMs = 10_000): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#idleWithin(timeoutMs);
+      this.#stop.abort();
+      this.#emitter.removeAllListeners();
+      for (const [timer, resolve] of this.#waits) {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#waits.clear();
+      await this.#idleWithin(STOP_WAIT_MS);
+    })();
+    return this.#closing;
   }
 
   async #run<TTopic extends Topic>(
@@ -88,14 +94,24 @@ export class MemoryEventBus implements EventBus {
     hooks: ConsumerHooks,
   ): Promise<void> {
     const { maxAttempts } = this.#policy;
+    const { signal } = this.#stop;
     // Handlers run after publish() returns: the publisher never waits for them.
     await Promise.resolve();
     for (let attempt = 1; ; attempt += 1) {
+      if (signal.aborted) {
+        hooks.onInterrupted?.(message, { attempt });
+        return;
+      }
       try {
-        await handler(message, { attempt, maxAttempts });
+        await handler(message, { attempt, maxAttempts, signal });
         return;
       } catch (error) {
-        const retryInMs = attempt < maxAttempts && !this.#closed ? retryDelayMs(this.#policy, attempt) : null;
+        // Stopped by the shutdown: not the attempt's fault, and nothing runs it again here.
+        if (signal.aborted) {
+          hooks.onInterrupted?.(message, { attempt });
+          return;
+        }
+        const retryInMs = attempt < maxAttempts ? retryDelayMs(this.#policy, attempt) : null;
         hooks.onAttemptFailed?.(message, { attempt, maxAttempts, error, retryInMs });
         if (retryInMs === null) {
           const letter: DeadLetter = {
@@ -111,9 +127,19 @@ export class MemoryEventBus implements EventBus {
           return;
         }
         await this.#wait(retryInMs);
-        if (this.#closed) return;
       }
     }
+  }
+
+  async #idleWithin(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.onIdle(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   #wait(ms: number): Promise<void> {

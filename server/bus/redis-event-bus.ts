@@ -43,6 +43,8 @@ const MAX_DEAD_LETTERS = 1000;
 const RETRY_BACKOFF = 'bus-retry';
 /** How often `onIdle` looks at the queues. */
 const IDLE_POLL_MS = 25;
+/** How long stopped attempts get to end (and go back to their queue) once the delivery signal aborts. */
+const STOP_WAIT_MS = 1000;
 /** Worker errors repeat while Redis is away: log one per this interval. */
 const ERROR_LOG_INTERVAL_MS = 10_000;
 const QUEUED_STATES = ['wait', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children'] as const;
@@ -69,6 +71,8 @@ export class RedisEventBus implements EventBus {
   #running = 0;
   #runningChanged: (() => void) | undefined;
   #closing: Promise<void> | undefined;
+  /** Aborts when the shutdown grace time ends: running attempts stop and go back to their queue. */
+  readonly #stop = new AbortController();
   #lastErrorLog = 0;
 
   constructor(options: RedisEventBusOptions) {
@@ -95,7 +99,8 @@ export class RedisEventBus implements EventBus {
     data: TopicPayload<TTopic>,
     meta: { readonly traceId: string },
   ): Promise<void> {
-    if (this.#closing) throw new Error('event bus is closed');
+    // Attempts finishing during the shutdown grace time may still publish.
+    if (this.#stop.signal.aborted) throw new Error('event bus is closed');
     const message: BusMessage = createMessage(topic, data, meta.traceId);
     await whileReachable(async () => {
       const registered = await this.#options.client.smembers(this.#options.keys.topicConsumers(topic));
@@ -186,9 +191,10 @@ export class RedisEventBus implements EventBus {
   }
 
   /**
-   * Stops taking work. Attempts interrupted by the shutdown go back to their
-   * queue (not counted as failed) for another instance; attempts still
-   * running after `timeoutMs` are abandoned and their lease expires.
+   * Stops taking work; running attempts get up to `timeoutMs` to finish.
+   * Then they are told to stop: attempts interrupted by the shutdown go back
+   * to their queue (not counted as failed) for another instance; attempts
+   * that ignore it are abandoned and their lease expires.
    */
   close(timeoutMs = 10_000): Promise<void> {
     this.#closing ??= (async () => {
@@ -197,10 +203,12 @@ export class RedisEventBus implements EventBus {
       // Take no new job; one already fetched goes straight back (see #process).
       for (const worker of this.#workers) void worker.pause(true).catch(this.#logError);
       await this.#whenNothingRuns(timeoutMs);
+      this.#stop.abort();
+      await this.#whenNothingRuns(STOP_WAIT_MS);
       const force = this.#running > 0;
       await withTimeout(
         Promise.all(this.#workers.map((worker) => worker.close(force).catch(this.#logError))),
-        Math.max(0, deadline - Date.now()),
+        Math.max(STOP_WAIT_MS, deadline - Date.now()),
       );
       if (force)
         this.#options.log.warn(
@@ -224,17 +232,29 @@ export class RedisEventBus implements EventBus {
     readonly hooks: ConsumerHooks;
   }): Promise<void> {
     const { consumer, topic, job, token, handler, hooks } = run;
-    if (this.#closing) await putBack(job, token);
+    if (this.#closing) {
+      // Counted as running, so the connections stay open until the job is back in its queue.
+      this.#running += 1;
+      try {
+        await putBack(job, token);
+      } finally {
+        this.#running -= 1;
+        this.#runningChanged?.();
+      }
+    }
     const message = job.data;
     const attempt = job.attemptsMade + 1;
     const maxAttempts = job.opts.attempts ?? this.#options.maxAttempts;
     this.#running += 1;
     try {
       // A payload that no longer parses fails like any attempt, and ends as a dead letter.
-      await handler(decodeMessage(topic, message), { attempt, maxAttempts });
+      await handler(decodeMessage(topic, message), { attempt, maxAttempts, signal: this.#stop.signal });
     } catch (error) {
       // Interrupted by this instance's shutdown: not the attempt's fault.
-      if (this.#closing) await putBack(job, token);
+      if (this.#closing) {
+        hooks.onInterrupted?.(message, { attempt });
+        await putBack(job, token);
+      }
       const retryInMs = attempt < maxAttempts ? retryDelayMs(this.#options, attempt) : null;
       hooks.onAttemptFailed?.(message, { attempt, maxAttempts, error, retryInMs });
       if (retryInMs === null) {

@@ -13,9 +13,17 @@ export type StreamObserver = {
   readonly unsubscribed?: (stream: string) => void;
 };
 
-/** Ends a step attempt: `null` when it succeeded, its error when it failed. */
-export type AttemptEnd = (error: unknown) => void;
+/**
+ * Ends a step attempt: `null` when it succeeded, its error when it failed;
+ * `interrupted` when the service's shutdown stopped it (not a failure).
+ */
+export type AttemptEnd = (error: unknown, interrupted?: boolean) => void;
 
 export type StepObserver = {
   readonly attemptStarted: (traceId: string, step: string, attempt: number) => AttemptEnd;
+};
+
+export type WorkflowObserver = {
+  /** A running workflow's state is gone from storage: it will never finish. */
+  readonly lost: (traceId: string, flow: string) => void;
 };

@@ -8,15 +8,22 @@ import {
   type TracePage,
   type TraceSummary,
 } from '../../shared/trace.js';
+import { jsonSize, MemoryRetention } from '../store/memory-retention.js';
 import type { TraceListener, TraceListOptions, TraceRead, TraceStore } from './trace-store.js';
 
 export type MemoryTraceStoreOptions = {
-  /** Traces kept; the oldest is dropped beyond it, finished or not. */
+  /** Traces kept; beyond it the oldest finished workflow goes, or the oldest trace when none is finished. */
   readonly maxTraces: number;
   /** Entries kept per trace; the oldest are dropped beyond it. */
   readonly maxEntries: number;
-  /** How long a finished trace is kept, in ms (the streams' retention). */
+  /** How long a finished trace is kept, in ms (the streams' retention; used when no `retention` is given). */
   readonly retentionMs: number;
+  /**
+   * Decides when a finished workflow's trace goes (time, count and size
+   * bounds), shared with the memory stream storage and workflow store; one
+   * with the time bound alone when absent.
+   */
+  readonly retention?: MemoryRetention;
   readonly now?: () => Date;
 };
 
@@ -31,8 +38,9 @@ type StoredTrace = {
   failedSteps: number;
   seq: number;
   dropped: number;
+  /** Estimated size of the kept entries (see `jsonSize`). */
+  bytes: number;
   readonly entries: TraceEntry[];
-  expiry?: NodeJS.Timeout;
 };
 
 type LiveEvents = Record<string, [TraceEntry | null]>;
@@ -43,6 +51,9 @@ export class MemoryTraceStore implements TraceStore {
   // A null payload means the trace is gone.
   readonly #live = new EventEmitter<LiveEvents>();
   readonly #options: MemoryTraceStoreOptions;
+  readonly #retention: MemoryRetention;
+  readonly #ownsRetention: boolean;
+  readonly #stopDropping: () => void;
   readonly #now: () => Date;
   #ordinal = 0;
 
@@ -58,6 +69,9 @@ export class MemoryTraceStore implements TraceStore {
     }
     this.#options = options;
     this.#now = options.now ?? (() => new Date());
+    this.#ownsRetention = options.retention === undefined;
+    this.#retention = options.retention ?? new MemoryRetention({ retentionMs: options.retentionMs });
+    this.#stopDropping = this.#retention.onDrop((traceId) => this.#drop(traceId));
   }
 
   record(traceId: string, input: TraceEntryInput, time?: string): void {
@@ -66,20 +80,26 @@ export class MemoryTraceStore implements TraceStore {
     trace.seq += 1;
     // Spreading after the fixed keys is V8's fast object-clone path.
     const entry: TraceEntry = { seq: trace.seq, at, ...input };
+    let size = jsonSize(entry);
     trace.entries.push(entry);
     if (trace.entries.length > this.#options.maxEntries) {
-      trace.entries.shift();
+      const dropped = trace.entries.shift();
+      if (dropped) size -= jsonSize(dropped);
       trace.dropped += 1;
     }
+    trace.bytes += size;
+    const finishes = entry.kind === 'workflow_finished' && trace.finishedAt === null;
     if (entry.kind === 'workflow_started') {
       trace.flow = entry.flow;
       trace.subject = entry.subject;
-    } else if (entry.kind === 'workflow_finished' && trace.finishedAt === null) {
+    } else if (finishes) {
       trace.finishedAt = at;
       trace.failedSteps = Object.values(entry.outcomes).filter((o) => o === 'dead').length;
-      this.#expireLater(trace);
     }
     this.#live.emit(traceId, entry);
+    // Last: accounting may drop traces, this one included when it alone is over the bounds.
+    this.#retention.grow(traceId, size);
+    if (finishes) this.#retention.finish(traceId);
   }
 
   async get(traceId: string): Promise<Trace | null> {
@@ -135,7 +155,8 @@ export class MemoryTraceStore implements TraceStore {
   }
 
   async close(): Promise<void> {
-    for (const trace of this.#traces.values()) clearTimeout(trace.expiry);
+    this.#stopDropping();
+    if (this.#ownsRetention) this.#retention.close();
     this.#traces.clear();
     this.#live.removeAllListeners();
   }
@@ -152,28 +173,26 @@ export class MemoryTraceStore implements TraceStore {
       failedSteps: 0,
       seq: 0,
       dropped: 0,
+      bytes: 0,
       entries: [],
     };
     this.#traces.set(traceId, trace);
-    if (this.#traces.size > this.#options.maxTraces) {
-      const oldest = this.#traces.keys().next();
-      if (!oldest.done) this.#drop(oldest.value);
+    // Finished workflows make room first, everywhere they are kept; a trace
+    // that never finishes (a request's log lines alone) goes when none is left.
+    while (this.#traces.size > this.#options.maxTraces) {
+      if (this.#retention.evictOldest()) continue;
+      const oldest = this.#traces.values().next();
+      if (oldest.done) break;
+      this.#retention.grow(oldest.value.traceId, -oldest.value.bytes);
+      this.#drop(oldest.value.traceId);
     }
     return trace;
   }
 
   #drop(traceId: string): void {
-    const trace = this.#traces.get(traceId);
-    if (!trace) return;
-    clearTimeout(trace.expiry);
-    this.#traces.delete(traceId);
+    if (!this.#traces.delete(traceId)) return;
     this.#live.emit(traceId, null);
     this.#live.removeAllListeners(traceId);
-  }
-
-  #expireLater(trace: StoredTrace): void {
-    trace.expiry = setTimeout(() => this.#drop(trace.traceId), this.#options.retentionMs);
-    trace.expiry.unref();
   }
 }
 

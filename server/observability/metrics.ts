@@ -71,7 +71,7 @@ export class ServiceMetrics {
 
   readonly stepDuration = new Histogram({
     name: `${PREFIX}step_duration_seconds`,
-    help: 'Duration of step attempts, by step and status (succeeded or failed)',
+    help: 'Duration of step attempts, by step and status (succeeded, failed, or interrupted by shutdown)',
     labelNames: ['step', 'status'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
     registers: [this.registry],
@@ -93,7 +93,7 @@ export class ServiceMetrics {
 
   readonly workflowsFinished = new Counter({
     name: `${PREFIX}workflows_finished_total`,
-    help: 'Workflows this process saw finish, by flow and outcome (succeeded, or failed when a step ended dead)',
+    help: 'Workflows this process saw finish, by flow and outcome (succeeded; failed when a step ended dead or the workflow ran too long; lost when storage no longer had it)',
     labelNames: ['flow', 'outcome'] as const,
     registers: [this.registry],
   });
@@ -107,9 +107,50 @@ export class ServiceMetrics {
     collect: (): void => this.tracesStored.set(this.#countTraces()),
   });
 
+  #countDroppedLogLines: () => number = () => 0;
+
+  readonly logLinesDropped = new Counter({
+    name: `${PREFIX}log_lines_dropped_total`,
+    help: 'Log lines dropped because the log reader (standard output) was too slow or gone',
+    registers: [this.registry],
+    collect: (): void => {
+      this.logLinesDropped.reset();
+      this.logLinesDropped.inc(this.#countDroppedLogLines());
+    },
+  });
+
+  /** Where `log_lines_dropped_total` reads its running total at each scrape. */
+  countDroppedLogLinesWith(source: () => number): void {
+    this.#countDroppedLogLines = source;
+  }
+
   /** Where `traces_stored` reads its figure at each scrape. */
   countTracesWith(source: () => number): void {
     this.#countTraces = source;
+  }
+
+  #retained: () => { readonly evicted: number; readonly bytes: number } = () => ({ evicted: 0, bytes: 0 });
+
+  readonly workflowsEvicted = new Counter({
+    name: `${PREFIX}workflows_evicted_total`,
+    help: 'Finished workflows dropped from memory before their retention time, to stay within MEMORY_MAX_WORKFLOWS and MEMORY_MAX_BYTES (oldest finished first)',
+    registers: [this.registry],
+    collect: (): void => {
+      this.workflowsEvicted.reset();
+      this.workflowsEvicted.inc(this.#retained().evicted);
+    },
+  });
+
+  readonly retainedBytes = new Gauge({
+    name: `${PREFIX}memory_retained_bytes`,
+    help: 'Estimated size (as JSON) of the stream events and trace entries kept in memory, running workflows included',
+    registers: [this.registry],
+    collect: (): void => this.retainedBytes.set(this.#retained().bytes),
+  });
+
+  /** Where `workflows_evicted_total` and `memory_retained_bytes` read their figures at each scrape. */
+  countRetentionWith(source: () => { readonly evicted: number; readonly bytes: number }): void {
+    this.#retained = source;
   }
 
   /** Sets a counter to the running total kept in `streams`. */

@@ -10,10 +10,11 @@ import type { WebSocketServer } from 'ws';
 import type { SystemStats } from '../../shared/system-stats.js';
 import type { EventBus } from '../bus/event-bus.js';
 import { logTapOf, type Logger } from '../log.js';
+import type { MemoryRetention } from '../store/memory-retention.js';
 import type { WorkflowStore } from '../store/workflow-store.js';
 import type { StreamStorage } from '../streams/stream-storage.js';
 import type { HttpRoute } from '../transport/http-routes.js';
-import type { StepObserver, StreamObserver } from './hooks.js';
+import type { StepObserver, StreamObserver, WorkflowObserver } from './hooks.js';
 import { countHttpRequests } from './http-metrics.js';
 import { MemoryTraceStore } from './memory-trace-store.js';
 import { ServiceMetrics } from './metrics.js';
@@ -36,6 +37,8 @@ export type ObservabilityOptions = {
   readonly retentionMs: number;
   /** Replaces the in-memory trace store. */
   readonly traces?: TraceStore;
+  /** Decides which finished workflows memory keeps; shared with the memory backends when they are used. */
+  readonly retention?: MemoryRetention;
 };
 
 /** The backends the service records through. */
@@ -56,6 +59,8 @@ export class Observability {
   readonly streams: StreamObserver;
   /** Reported to by the step runner. */
   readonly steps: StepObserver;
+  /** Reported to by workflow tracking. */
+  readonly workflows: WorkflowObserver;
 
   readonly #startedAt = Date.now();
   readonly #deliveryRate = new RateWindow(RATE_WINDOW_MS);
@@ -70,10 +75,17 @@ export class Observability {
         maxTraces: options.maxTraces,
         maxEntries: options.maxEntries,
         retentionMs: options.retentionMs,
+        retention: options.retention,
       });
     this.streams = this.metrics.streams;
     this.steps = new StepTracer(this.traces, this.metrics);
+    this.workflows = {
+      lost: (_traceId, flow) => this.metrics.workflowsFinished.inc({ flow, outcome: 'lost' }),
+    };
     this.metrics.countTracesWith(() => this.traces.size());
+    const { retention } = options;
+    if (retention)
+      this.metrics.countRetentionWith(() => ({ evicted: retention.evictedTotal, bytes: retention.bytes }));
     // Log lines with a trace id join their trace (loggers from createLogger only).
     this.#untap =
       logTapOf(options.log)?.on((line) => {

@@ -16,10 +16,10 @@ export class StepTracer implements StepObserver {
     const start = new Date();
     const started = performance.now();
     this.#traces.record(traceId, { kind: 'step_started', step, attempt });
-    return (error) => {
+    return (error, interrupted = false) => {
       const durationMs = performance.now() - started;
-      const failed = error !== null && error !== undefined;
-      const status = failed ? 'failed' : 'succeeded';
+      const failed = !interrupted && error !== null && error !== undefined;
+      const status = interrupted ? 'interrupted' : failed ? 'failed' : 'succeeded';
       this.#metrics.stepDuration.observe({ step, status }, durationMs / 1000);
       if (failed) this.#metrics.stepFailures.inc({ step });
       this.#traces.record(traceId, {

@@ -3,6 +3,13 @@
  * a single `XREAD BLOCK` over all watched keys, each with its own cursor,
  * re-issued whenever the set of keys changes. However many subscribers a
  * process has, it holds one blocked connection.
+ *
+ * It also notices a watched log that is gone: Redis restarted without its
+ * data (or the key was deleted or evicted), so a read from the old cursor
+ * would wait for ever. After the connection was lost, and every `verifyMs`,
+ * it checks that each watched key still reaches its cursor; and each entry
+ * must follow the one before it (its `p` field). A log that fails either
+ * check is reported `lost` to its watchers, which are then dropped.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -11,10 +18,17 @@ import type { Redis } from 'ioredis';
 import { createDeferred, type Deferred } from '../../shared/deferred.js';
 import { compareEventIds } from '../../shared/stream-event.js';
 import type { Logger } from '../log.js';
+import { throwFirstError } from './replies.js';
 
 /** One stream entry: its id and its fields. */
 export type StreamEntry = { readonly id: string; readonly fields: Readonly<Record<string, string>> };
-export type EntryListener = (entry: StreamEntry) => void;
+
+export type EntryListener = {
+  /** The next entry of the key. */
+  readonly entry: (entry: StreamEntry) => void;
+  /** The key's log is gone or was replaced: nothing more comes. */
+  readonly lost: () => void;
+};
 
 export type StreamReaderOptions = {
   /** Used only by this reader: it spends most of its time blocked. */
@@ -28,6 +42,8 @@ export type StreamReaderOptions = {
   readonly blockMs?: number;
   /** Most entries taken per key per read. @default 500 */
   readonly batchSize?: number;
+  /** How often every watched key is checked to still be there, in ms. @default 30000 */
+  readonly verifyMs?: number;
 };
 
 type Watcher = {
@@ -47,31 +63,49 @@ type Watched = {
 
 const WAKE_TTL_MS = 60_000;
 const ERROR_PAUSE_MS = 250;
+/** Keys checked per pipeline. */
+const VERIFY_BATCH = 500;
+/** The cursor of a key that had no entry yet: nothing to check. */
+const EMPTY = '0-0';
 
 export class StreamReader {
   readonly #options: Required<StreamReaderOptions>;
   readonly #keys = new Map<string, Watched>();
+  readonly #onClose = () => {
+    this.#suspect = true;
+  };
+  // A read re-sent after a reconnect waits on the old cursors: wake it, so the check runs at once.
+  readonly #onReady = () => {
+    if (this.#suspect) this.#wake();
+  };
   #wakeCursor = '0-0';
   #idle: Deferred<void> | undefined;
   #reading = false;
   #closed = false;
+  /** The connection was lost since the last check: watched keys may be gone. */
+  #suspect = false;
+  #verifiedAt = Date.now();
+  #verifyFailed = false;
 
   constructor(options: StreamReaderOptions) {
-    this.#options = { blockMs: 5000, batchSize: 500, ...options };
-    for (const name of ['blockMs', 'batchSize'] as const) {
+    this.#options = { blockMs: 5000, batchSize: 500, verifyMs: 30_000, ...options };
+    for (const name of ['blockMs', 'batchSize', 'verifyMs'] as const) {
       const value = this.#options[name];
       if (!Number.isInteger(value) || value < 1) {
         throw new TypeError(`Expected \`${name}\` to be an integer >= 1, got \`${value}\``);
       }
     }
+    options.reader.on('close', this.#onClose);
+    options.reader.on('ready', this.#onReady);
     void this.#run();
   }
 
   /**
    * Calls `listener` with every entry of `key` added after this call, in
-   * order, each once. The start position is asked for right away on the
-   * command connection, so a read issued after this call on that connection
-   * overlaps the live entries rather than leaving a gap.
+   * order, each once, or tells it once that the log is lost. The start
+   * position is asked for right away on the command connection, so a read
+   * issued after this call on that connection overlaps the live entries
+   * rather than leaving a gap.
    */
   listen(key: string, listener: EntryListener): () => void {
     const watcher: Watcher = { listener, from: null, early: [], active: true };
@@ -99,6 +133,8 @@ export class StreamReader {
   /** Stops reading; the owner of the connections closes them. */
   close(): void {
     this.#closed = true;
+    this.#options.reader.off('close', this.#onClose);
+    this.#options.reader.off('ready', this.#onReady);
     this.#keys.clear();
     this.#idle?.resolve();
   }
@@ -153,6 +189,11 @@ export class StreamReader {
         this.#idle = undefined;
         continue;
       }
+      if (this.#suspect || Date.now() - this.#verifiedAt >= this.#options.verifyMs) {
+        // Unreachable: reading is no use either; try again shortly.
+        if (!(await this.#verify())) await delay(ERROR_PAUSE_MS);
+        continue;
+      }
       let reply: unknown;
       this.#reading = true;
       try {
@@ -172,6 +213,7 @@ export class StreamReader {
         // Closed connection: its owner is shutting down.
         if (this.#closed || reader.status === 'end') return;
         log.warn({ err: error }, 'Live stream read failed; retrying');
+        this.#suspect = true;
         await delay(ERROR_PAUSE_MS);
         continue;
       } finally {
@@ -192,6 +234,11 @@ export class StreamReader {
     if (watched?.cursor == null) return;
     for (const entry of entries) {
       if (compareEventIds(entry.id, watched.cursor) <= 0) continue;
+      if (!follows(entry, watched.cursor)) {
+        this.#options.log.warn({ key }, 'A watched live stream was replaced in Redis');
+        this.#lose(key, watched);
+        return;
+      }
       watched.cursor = entry.id;
       for (const watcher of [...watched.watchers]) {
         if (watcher.from === null) watcher.early.push(entry);
@@ -202,12 +249,74 @@ export class StreamReader {
 
   #notify(watcher: Watcher, entry: StreamEntry): void {
     try {
-      watcher.listener(entry);
+      watcher.listener.entry(entry);
     } catch (error) {
       // One failing listener must not stop delivery to the others.
       this.#options.log.error({ err: error }, 'A live stream listener failed');
     }
   }
+
+  /**
+   * Checks that every watched key that had entries still reaches its
+   * cursor; false when Redis could not be asked. Runs between reads, so no
+   * cursor moves meanwhile.
+   */
+  async #verify(): Promise<boolean> {
+    const lost: [string, Watched][] = [];
+    const checked = [...this.#keys].flatMap(([key, watched]) =>
+      watched.cursor === null || watched.cursor === EMPTY ? [] : [{ key, watched, cursor: watched.cursor }],
+    );
+    try {
+      for (let start = 0; start < checked.length; start += VERIFY_BATCH) {
+        const batch = checked.slice(start, start + VERIFY_BATCH);
+        const pipeline = this.#options.commands.pipeline();
+        for (const { key } of batch) pipeline.xrevrange(key, '+', '-', 'COUNT', 1);
+        const results = throwFirstError(await pipeline.exec());
+        batch.forEach(({ key, watched, cursor }, index) => {
+          const [newest] = parseEntries(results[index]?.[1]);
+          if (newest === undefined || compareEventIds(newest.id, cursor) < 0) lost.push([key, watched]);
+        });
+      }
+    } catch (error) {
+      if (!this.#verifyFailed)
+        this.#options.log.warn({ err: error }, 'Cannot check the watched live streams; retrying');
+      this.#verifyFailed = true;
+      return false;
+    }
+    this.#verifyFailed = false;
+    this.#suspect = false;
+    this.#verifiedAt = Date.now();
+    if (lost.length > 0)
+      this.#options.log.warn({ keys: lost.length }, 'Watched live streams are gone from Redis');
+    for (const [key, watched] of lost) this.#lose(key, watched);
+    return true;
+  }
+
+  /** The key's log is gone: its watchers are told and dropped. */
+  #lose(key: string, watched: Watched): void {
+    if (this.#keys.get(key) === watched) this.#keys.delete(key);
+    const watchers = [...watched.watchers];
+    watched.watchers.clear();
+    for (const watcher of watchers) {
+      watcher.active = false;
+      try {
+        watcher.listener.lost();
+      } catch (error) {
+        this.#options.log.error({ err: error }, 'A live stream listener failed');
+      }
+    }
+  }
+}
+
+/**
+ * Whether `entry` continues a log read up to `cursor`: its `p` names the
+ * entry before it. Trimming may have taken entries in between (`p` is newer),
+ * but an empty or older `p` means a new log under the same key.
+ */
+function follows(entry: StreamEntry, cursor: string): boolean {
+  if (cursor === EMPTY) return true;
+  const previous = entry.fields['p'];
+  return previous !== undefined && previous !== '' && compareEventIds(previous, cursor) >= 0;
 }
 
 /** The id of the newest entry of a stream, or `0-0` when it has none (yet). */

@@ -10,8 +10,9 @@ import { RedisScript } from './script.js';
  * - Each entry carries `p`, the id of the entry before it: after trimming,
  *   the oldest kept entry's `p` names the newest trimmed one, which is what
  *   tells a resuming reader whether it missed anything.
- * - Once the group has finished, every key of the group gets the retention
- *   time as its TTL (again on any later write).
+ * - The finished event's id is kept in meta (`finished`); once the group
+ *   has finished, every key of the group gets the retention time as its TTL
+ *   (again on any later write).
  *
  * KEYS: log, items, order, idempotency, meta.
  * ARGV: has key ('1'|'0'), key, item id, kind, event JSON without its id,
@@ -37,8 +38,8 @@ if kind == 'set' then
 elseif kind == 'delete' then
   redis.call('HDEL', items, itemId)
   redis.call('ZREM', order, itemId)
-elseif kind == 'finished' then
-  redis.call('HSET', meta, 'finished', '1')
+elseif kind == 'finished' and redis.call('HEXISTS', meta, 'finished') == 0 then
+  redis.call('HSET', meta, 'finished', id)
 end
 if ARGV[1] == '1' then redis.call('HSET', idem, ARGV[2], event) end
 if redis.call('HEXISTS', meta, 'finished') == 1 then
@@ -49,14 +50,29 @@ return event
 
 /**
  * The group's log after a position, with its oldest kept entry (whose `p`
- * says what was trimmed), in one consistent read.
+ * says what was trimmed) and the id of its finished event, in one
+ * consistent read.
  *
- * KEYS: log. ARGV: XRANGE start ('-' or '(<id>').
- * Returns false when the group does not exist, else { oldest entry, entries }.
+ * A position that is no id of the log, yet not older than its oldest kept
+ * entry (past the newest one, or another group's id in between), is
+ * unknown: the whole kept log is returned instead, flagged.
+ *
+ * KEYS: log, meta. ARGV: the position (an id, or '' for the start).
+ * Returns false when the group does not exist, else
+ * { oldest entry, entries, unknown (1|0), finished event id or '' }.
  */
 export const readAfterScript = new RedisScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-return {redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1), redis.call('XRANGE', KEYS[1], ARGV[1], '+')}
+local log, after = KEYS[1], ARGV[1]
+if redis.call('EXISTS', log) == 0 then return false end
+local oldest = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)
+local finished = redis.call('HGET', KEYS[2], 'finished') or ''
+if after == '' then return {oldest, redis.call('XRANGE', log, '-', '+'), 0, finished} end
+local entries = redis.call('XRANGE', log, '(' .. after, '+')
+if #redis.call('XRANGE', log, after, after) == 0
+  and (#entries == 0 or #redis.call('XREVRANGE', log, after, '-', 'COUNT', 1) > 0) then
+  return {oldest, redis.call('XRANGE', log, '-', '+'), 1, finished}
+end
+return {oldest, entries, 0, finished}
 `);
 
 /**

@@ -5,7 +5,8 @@ import type { PetCreationData } from '../../shared/pet-creation.js';
 import { EventIdSchema, type StreamEvent } from '../../shared/stream-event.js';
 import { TraceIdSchema } from '../../shared/trace-id.js';
 import type { Context } from '../context.js';
-import { streamTokenRejected, workflowNotFound } from '../errors.js';
+import { streamTokenRejected, workflowNotFound, workflowStreamLost } from '../errors.js';
+import { StreamGroupLost } from '../streams/group-lost.js';
 import { serializedEvent } from '../streams/serialized-event.js';
 import { router, subscriptionProcedure } from '../trpc.js';
 
@@ -40,6 +41,11 @@ export async function petCreationAccess(
   return { ok: false, reset, error: workflowNotFound() };
 }
 
+/** What a subscriber is told when its subscription fails after it started: storage errors pass as they are. */
+export function petCreationFailure(error: unknown): unknown {
+  return error instanceof StreamGroupLost ? workflowStreamLost() : error;
+}
+
 export const petCreationRouter = router({
   /**
    * Every event of one workflow's stream, each once and in order: history
@@ -59,6 +65,10 @@ export const petCreationRouter = router({
       after: input.lastEventId ?? null,
       signal,
     });
-    for await (const event of events) yield tracked(event.eventId, serializedEvent(event));
+    try {
+      for await (const event of events) yield tracked(event.eventId, serializedEvent(event));
+    } catch (error) {
+      throw petCreationFailure(error);
+    }
   }),
 });

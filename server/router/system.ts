@@ -1,10 +1,11 @@
-import { publicProcedure, router } from '../trpc.js';
+import { operatorProcedure, router } from '../trpc.js';
 
 export const systemRouter = router({
   /**
    * Stream analytics of this process: connected clients, active
    * subscriptions, events written and delivered, delivery rate and lag,
-   * workflows and step failures. The same figures as `GET /metrics`.
+   * workflows and step failures. The same figures as `GET /metrics`, and
+   * the same access: a key when keys are configured, else loopback only.
    */
-  stats: publicProcedure.query(({ ctx }) => ctx.observability.stats()),
+  stats: operatorProcedure.query(({ ctx }) => ctx.observability.stats()),
 });

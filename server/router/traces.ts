@@ -6,7 +6,7 @@ import { TraceIdSchema } from '../../shared/trace-id.js';
 import { streamTokenRejected, traceNotFound } from '../errors.js';
 import type { Context } from '../context.js';
 import { SubscriptionQueue } from '../streams/subscription-queue.js';
-import { publicProcedure, requireApiKey, router, subscriptionProcedure } from '../trpc.js';
+import { operatorProcedure, publicProcedure, requireApiKey, router, subscriptionProcedure } from '../trpc.js';
 
 export const TRACE_LIST_LIMIT = { default: 20, max: 200 } as const;
 
@@ -41,8 +41,11 @@ export const tracesRouter = router({
     return trace;
   }),
 
-  /** Summaries of the kept traces, newest first (no entries, so no workflow data beyond the subject). */
-  list: traceProcedure
+  /**
+   * Summaries of the kept traces, newest first. Every workflow's trace id and
+   * subject: an operator view (a key when keys are configured, else loopback only).
+   */
+  list: operatorProcedure
     .input(
       z
         .strictObject({

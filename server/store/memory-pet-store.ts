@@ -1,5 +1,5 @@
 import type { Pet, PetInput } from '../../shared/pet.js';
-import type { PetPatch, PetStore } from './pet-store.js';
+import type { PetPage, PetPageRequest, PetPatch, PetStore } from './pet-store.js';
 
 export class MemoryPetStore implements PetStore {
   readonly #pets = new Map<string, Pet>();
@@ -31,11 +31,16 @@ export class MemoryPetStore implements PetStore {
     return structuredClone(updated);
   }
 
-  async list(limit: number): Promise<Pet[]> {
-    return [...this.#pets.values()]
-      .reverse()
-      .slice(0, limit)
-      .map((pet) => structuredClone(pet));
+  async list({ limit, cursor }: PetPageRequest): Promise<PetPage> {
+    // Ids are 1, 2, 3… and pets are never removed: a page is a walk down from the cursor.
+    const items: Pet[] = [];
+    let id = cursor === null ? this.#lastId : Math.min(Number(cursor) - 1, this.#lastId);
+    for (; id >= 1 && items.length < limit; id -= 1) {
+      const pet = this.#pets.get(String(id));
+      if (pet) items.push(structuredClone(pet));
+    }
+    const last = items.at(-1);
+    return { items, nextCursor: last && id >= 1 ? last.id : null };
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@ import type { RedisKeys } from '../redis/keys.js';
 import { patchPetScript } from '../redis/pet-scripts.js';
 import { pairsToRecord, throwFirstError } from '../redis/replies.js';
 import { whileReachable } from '../redis/storage-unavailable.js';
-import type { PetPatch, PetStore } from './pet-store.js';
+import type { PetPage, PetPageRequest, PetPatch, PetStore } from './pet-store.js';
 
 export type RedisPetStoreOptions = {
   readonly client: Redis;
@@ -57,19 +57,28 @@ export class RedisPetStore implements PetStore {
     return Array.isArray(reply) ? decodePet(pairsToRecord(reply)) : null;
   }
 
-  async list(limit: number): Promise<Pet[]> {
+  async list({ limit, cursor }: PetPageRequest): Promise<PetPage> {
     const replies = await whileReachable(async () => {
-      const ids = await this.#client.zrevrange(this.#keys.petIndex(), 0, limit - 1);
+      // One more than the page: whether it exists says if there is a next page.
+      const ids = await this.#client.zrevrangebyscore(
+        this.#keys.petIndex(),
+        cursor === null ? '+inf' : `(${cursor}`,
+        '-inf',
+        'LIMIT',
+        0,
+        limit + 1,
+      );
       const pipeline = this.#client.pipeline();
-      for (const id of ids) pipeline.hgetall(this.#keys.pet(id));
+      for (const id of ids.slice(0, limit)) pipeline.hgetall(this.#keys.pet(id));
       const results = ids.length > 0 ? await pipeline.exec() : [];
       throwFirstError(results);
-      return results ?? [];
+      return { results: results ?? [], more: ids.length > limit, lastId: ids[limit - 1] };
     });
-    return replies.flatMap(([, fields]) => {
+    const items = replies.results.flatMap(([, fields]) => {
       const pet = isStringRecord(fields) ? decodePet(fields) : null;
       return pet ? [pet] : [];
     });
+    return { items, nextCursor: replies.more ? (replies.lastId ?? null) : null };
   }
 
   /** Nothing to release: the connection belongs to the caller. */

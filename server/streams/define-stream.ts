@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { compareEventIds, type StreamEvent } from '../../shared/stream-event.js';
 import type { StreamObserver } from '../observability/hooks.js';
 import { GroupFanOut, type FanOutSink } from './group-fan-out.js';
+import { StreamGroupLost } from './group-lost.js';
 import type { StreamStorage } from './stream-storage.js';
 import { SubscriberOverflow, SubscriptionQueue } from './subscription-queue.js';
 
@@ -122,7 +123,12 @@ export class Stream<TData> {
   /**
    * Every event of the group after `after`, in order, each once: history
    * first, then live events, ending after the `finished` event. A `reset`
-   * event comes first when part of the asked-for history is gone.
+   * event comes first when part of the asked-for history is gone; when
+   * `after` is no position of the group's log (past its end, or another
+   * group's id), the `reset` carries id `0` and the whole kept history
+   * follows. Resuming after the `finished` event ends at once. A group that
+   * disappears while watched (evicted, or lost by Redis) gives a `reset`,
+   * then the subscription fails with StreamGroupLost.
    *
    * A subscriber that falls more than `subscriberBufferLimit` live events
    * behind drops its queue and catches up from the stored history instead,
@@ -143,7 +149,9 @@ export class Stream<TData> {
       );
       try {
         const history = await this.#storage.readAfter(this.name, groupId, last);
+        if (history.unknownAfter) last = null;
         if (history.reset) yield this.resetEvent(groupId, last);
+        if (history.ended) return;
         for (const stored of history.events) {
           const event = stored as StreamEvent<TData>;
           this.#options.observer?.delivered(event, false);
@@ -153,6 +161,10 @@ export class Stream<TData> {
         }
         try {
           for await (const event of live) {
+            if (event.kind === 'reset') {
+              yield this.resetEvent(groupId, last);
+              throw new StreamGroupLost(this.name, groupId);
+            }
             if (last !== null && compareEventIds(event.eventId, last) <= 0) continue;
             this.#options.observer?.delivered(event, true);
             yield event;
@@ -189,8 +201,8 @@ export class Stream<TData> {
 
   /**
    * The event that tells a resuming subscriber its history is gone
-   * (trimmed or expired). It carries the id it resumed from, so resuming
-   * after it asks for the same point again.
+   * (trimmed or expired). It carries the id it resumed from (`0` for the
+   * start), so resuming after it asks for the same point again.
    */
   resetEvent(groupId: string, after: string | null): StreamEvent<TData> {
     return {

@@ -3,18 +3,20 @@
  * listener per group, whatever the number of subscribers, and each event
  * handed to every subscriber in the same call. Each subscriber gets what
  * `Stream.subscribe` gives: history after its resume point (a `reset` event
- * first when part of it is gone), then live events, each once and in
- * order, ending after the `finished` event.
+ * first when part of it is gone, or when the resume point is unknown), then
+ * live events, each once and in order, ending after the `finished` event,
+ * or with StreamGroupLost after a `reset` when the group disappears.
  */
 import { compareEventIds } from '../../shared/stream-event.js';
 import type { StreamObserver } from '../observability/hooks.js';
+import { StreamGroupLost } from './group-lost.js';
 import type { StoredEvent, StreamStorage } from './stream-storage.js';
 
 /** Where one subscriber's events go. */
 export type FanOutSink = {
   /** One event, in order; called synchronously, so it must not wait. */
   readonly event: (event: StoredEvent) => void;
-  /** The subscription ended: after the `finished` event (no error), or failed reading history. */
+  /** The subscription ended: after the `finished` event (no error), or failed (history read, group lost). */
   readonly end: (error?: unknown) => void;
 };
 
@@ -85,6 +87,10 @@ export class GroupFanOut {
   #openGroup(groupId: string): Group {
     const subscribers = new Set<Subscriber>();
     const unlisten = this.#options.storage.listen(this.#options.stream, groupId, (event) => {
+      if (event.kind === 'reset') {
+        for (const subscriber of subscribers) this.#lose(groupId, subscriber);
+        return;
+      }
       for (const subscriber of subscribers) this.#onLive(subscriber, event);
     });
     // Storage counts each listener as a subscription; this shared one is not: subscribers count themselves.
@@ -134,6 +140,13 @@ export class GroupFanOut {
     return false;
   }
 
+  /** The group is gone: a `reset`, then the end with StreamGroupLost. */
+  #lose(groupId: string, subscriber: Subscriber): void {
+    if (subscriber.closed) return;
+    subscriber.sink.event(this.#options.resetEvent(groupId, subscriber.last));
+    this.#finish(subscriber, new StreamGroupLost(this.#options.stream, groupId));
+  }
+
   #finish(subscriber: Subscriber, error?: unknown): void {
     if (subscriber.closed) return;
     // Leaving first: the sink's end may subscribe again.
@@ -152,7 +165,12 @@ export class GroupFanOut {
         return;
       }
       if (subscriber.closed) return;
+      if (history.unknownAfter) subscriber.last = null;
       if (history.reset) subscriber.sink.event(this.#options.resetEvent(groupId, subscriber.last));
+      if (history.ended) {
+        this.#finish(subscriber);
+        return;
+      }
       for (const event of history.events) {
         if (subscriber.closed) return;
         this.#options.observer?.delivered(event, false);

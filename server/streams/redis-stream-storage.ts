@@ -7,6 +7,7 @@ import { compareEventIds, StreamEventKindSchema } from '../../shared/stream-even
 import type { Logger } from '../log.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { whileReachable } from '../redis/storage-unavailable.js';
+import { groupLostEvent } from './group-lost.js';
 import { appendEventScript, readAfterScript, readGroupScript } from '../redis/stream-scripts.js';
 import { parseEntries, StreamReader, type StreamEntry } from '../redis/stream-reader.js';
 import type { AppendInput, HistoryRead, LiveListener, StoredEvent, StreamStorage } from './stream-storage.js';
@@ -96,13 +97,22 @@ export class RedisStreamStorage implements StreamStorage {
   }
 
   async readAfter(stream: string, groupId: string, after: string | null): Promise<HistoryRead> {
-    const { log } = this.#keys.streamGroup(stream, groupId);
-    const reply = await whileReachable(() =>
-      readAfterScript.run(this.#client, [log], [after === null ? '-' : `(${after}`]),
-    );
+    const { log, meta } = this.#keys.streamGroup(stream, groupId);
+    // An id Redis cannot hold is past every entry: read from the start.
+    const position = after === null || !isRedisId(after) ? '' : after;
+    const reply = await whileReachable(() => readAfterScript.run(this.#client, [log, meta], [position]));
     if (!Array.isArray(reply)) return { events: [], reset: after !== null && after !== '0' };
     const [oldest] = parseEntries(reply[0]);
     const events = parseEntries(reply[1]).map(eventFromEntry);
+    if (reply[2] === 1 || (after !== null && position === '')) {
+      return { events, reset: true, unknownAfter: true };
+    }
+    // Groups written before the id was kept there hold '1'.
+    const finished =
+      typeof reply[3] === 'string' && reply[3] !== '1' && isRedisId(reply[3]) ? reply[3] : null;
+    if (after !== null && finished !== null && compareEventIds(after, finished) >= 0) {
+      return { events: [], reset: false, ended: true };
+    }
     // The oldest kept entry names the newest trimmed one: a reader that had
     // not reached it has missed events.
     const previous = oldest?.fields['p'];
@@ -130,9 +140,10 @@ export class RedisStreamStorage implements StreamStorage {
    * everything a later `readAfter` on it does not see, come after it.
    */
   listen(stream: string, groupId: string, listener: LiveListener): () => void {
-    return this.#reader.listen(this.#keys.streamGroup(stream, groupId).log, (entry) =>
-      listener(eventFromEntry(entry)),
-    );
+    return this.#reader.listen(this.#keys.streamGroup(stream, groupId).log, {
+      entry: (entry) => listener(eventFromEntry(entry)),
+      lost: () => listener(groupLostEvent(stream, groupId, this.#now())),
+    });
   }
 
   listenerCount(): number {
@@ -149,6 +160,15 @@ function parseStoredEvent(json: unknown): StoredEvent {
   if (typeof json !== 'string') throw new TypeError('Expected a stored stream event');
   const event = StoredEventSchema.parse(JSON.parse(json));
   return { ...event, data: event.data ?? null };
+}
+
+const MAX_ID_PART = 2n ** 64n - 1n;
+
+/** `<ms>` or `<ms>-<seq>`, each below 2^64 - 1: a stream id Redis can also read past. */
+function isRedisId(id: string): boolean {
+  const match = /^(\d{1,20})(?:-(\d{1,20}))?$/.exec(id);
+  if (!match) return false;
+  return BigInt(match[1] ?? '0') < MAX_ID_PART && BigInt(match[2] ?? '0') < MAX_ID_PART;
 }
 
 function eventFromEntry(entry: StreamEntry): StoredEvent {

@@ -18,10 +18,25 @@ export type AppendInput = {
 
 export type HistoryRead = {
   readonly events: readonly StoredEvent[];
-  /** True when events after `after` were trimmed or expired: there is a gap. */
+  /** True when events after `after` were trimmed or expired, or `after` is unknown (below): there is a gap. */
   readonly reset: boolean;
+  /**
+   * True when `after` is no position of the group's log: past its newest
+   * event, or, on Redis, an id inside the kept log that the group never gave
+   * out (another group's). `events` is then the whole kept log and `reset` is
+   * true: the reader starts again from the beginning.
+   */
+  readonly unknownAfter?: boolean;
+  /** True when the group finished at or before `after`: nothing follows, and `events` is empty. */
+  readonly ended?: boolean;
 };
 
+/**
+ * Called with each live event of a group. A `reset` event (never appended)
+ * says the group's log is gone while it was being listened to (evicted, or
+ * lost by the storage, e.g. Redis restarted without its data): nothing more
+ * comes through this listener.
+ */
 export type LiveListener = (event: StoredEvent) => void;
 
 /**
@@ -32,7 +47,7 @@ export type LiveListener = (event: StoredEvent) => void;
 export interface StreamStorage {
   /** Appends one event to the group's log, updates the item's value and notifies live listeners. */
   append(input: AppendInput): Promise<StoredEvent>;
-  /** Events of the group after `after` (all when null), oldest first. */
+  /** Events of the group after `after` (all when null), oldest first; see HistoryRead. */
   readAfter(stream: string, groupId: string, after: string | null): Promise<HistoryRead>;
   /** The current value of an item, as the event that set it. */
   getItem(stream: string, groupId: string, itemId: string): Promise<StoredEvent | null>;

@@ -9,7 +9,9 @@ import { RetryLater } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AppRouter } from '../router/app-router.js';
 import { callerFromRequest } from '../security/caller.js';
+import { limitConnections, type ConnectionLimitsOptions } from '../security/connection-limits.js';
 import { inspectJson, UntrustedJsonError } from '../security/json-guard.js';
+import { ResponseBudget } from '../security/response-budget.js';
 import { matchRoute, sendError, sendJson, type HttpRoute } from './http-routes.js';
 
 export type HttpServerOptions = {
@@ -21,14 +23,38 @@ export type HttpServerOptions = {
   readonly routes: readonly HttpRoute[];
   /** Where unexpected failures are logged (their details never reach the client). */
   readonly log?: Logger;
+  /** Open connections in total and per client, every transport counted. @default no caps */
+  readonly connections?: ConnectionLimitsOptions;
+  /** How long clients may take to send a request, and idle keep-alive connections are held. */
+  readonly timeouts?: HttpTimeouts;
+  /** Bytes the answers of one request (a whole batch) may take together. @default no per-request bound */
+  readonly maxResponseBytes?: number;
+};
+
+export type HttpTimeouts = {
+  /** Time to send the request's headers; then the connection is closed. @default 10_000 */
+  readonly headersMs: number;
+  /** Time to send the whole request; then 408 and closed. At least `headersMs`. @default 30_000 */
+  readonly requestMs: number;
+  /** Idle time between requests on a keep-alive connection. @default 5000 */
+  readonly keepAliveMs: number;
+};
+
+export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = {
+  headersMs: 10_000,
+  requestMs: 30_000,
+  keepAliveMs: 5000,
 };
 
 export const TRPC_PATH = '/trpc';
 
 const TRPC_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST']);
 
-/** Calls in one batched request at most; a longer batch is refused whole. */
-export const MAX_BATCH_SIZE = 1000;
+/**
+ * Calls in one batch at most (HTTP and WebSocket); a longer batch is
+ * refused whole. The typed client sends at most this many per batch.
+ */
+export const MAX_BATCH_SIZE = 50;
 
 type BodyCheck =
   | { readonly ok: true; readonly body: string | undefined }
@@ -39,10 +65,16 @@ type BodyRead = { readonly text: string } | 'too-large' | 'aborted';
 
 /** One HTTP server: tRPC (queries, mutations, SSE subscriptions) under /trpc, plus plain routes. */
 export function createHttpServer(options: HttpServerOptions): http.Server {
+  const { maxResponseBytes } = options;
   const trpc = createHTTPHandler({
     router: options.router,
+    // One context per request: the calls of a batch share its response budget.
     createContext: ({ req }) =>
-      options.createContext({ caller: callerFromRequest(req, 'http'), subscriptions: null }),
+      options.createContext({
+        caller: callerFromRequest(req, 'http'),
+        subscriptions: null,
+        responseBudget: maxResponseBytes === undefined ? null : new ResponseBudget(maxResponseBytes),
+      }),
     basePath: `${TRPC_PATH}/`,
     maxBodySize: options.maxBodyBytes,
     maxBatchSize: MAX_BATCH_SIZE,
@@ -65,8 +97,10 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
     if (!checked.ok) {
       // null: the client went away mid-upload, nobody to answer.
       if (checked.error) {
+        const path = url.pathname.slice(TRPC_PATH.length + 1);
         sendTrpcError(res, options.router, checked.error, {
-          path: url.pathname.slice(TRPC_PATH.length + 1),
+          // A batch refused whole has no one procedure to name.
+          path: path.includes(',') ? '' : path,
           // A refused upload may still be arriving: the rest is not read.
           close: !req.complete,
         });
@@ -78,7 +112,17 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
     trpc(req, res);
   };
 
-  return http.createServer((req, res) => {
+  const timeouts = options.timeouts ?? DEFAULT_HTTP_TIMEOUTS;
+  const server = http.createServer({
+    headersTimeout: timeouts.headersMs,
+    requestTimeout: timeouts.requestMs,
+    // Node checks both timeouts on this interval (30 s by default): often enough to honour them.
+    connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(timeouts.headersMs / 2))),
+  });
+  server.keepAliveTimeout = timeouts.keepAliveMs;
+  // Wraps Node's own connection listener: a refused connection reaches no listener added before this.
+  if (options.connections) limitConnections(server, options.connections);
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname.startsWith(`${TRPC_PATH}/`)) {
       serveTrpc(req, res, url).catch((error: unknown) => failed(res, error, options.log));
@@ -98,6 +142,7 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
       .then(() => match.route.handle(req, res, match.params, url))
       .catch((error: unknown) => failed(res, error, options.log));
   });
+  return server;
 }
 
 /** Unexpected failure: logged here, a bare 500 for the client. */
@@ -127,12 +172,32 @@ async function checkTrpcRequest(
       }),
     };
   }
+  const calls = url.searchParams.get('batch') === '1' ? url.pathname.split(',').length : 1;
+  if (calls > MAX_BATCH_SIZE) {
+    return {
+      ok: false,
+      error: new TRPCError({
+        code: 'BAD_REQUEST',
+        message: `A batch may hold at most ${MAX_BATCH_SIZE} calls; this one has ${calls}`,
+      }),
+    };
+  }
   const input = url.searchParams.get('input');
   if (input !== null) {
     const error = inspect(input);
     if (error) return { ok: false, error };
   }
   if (req.method === 'GET' || req.method === 'HEAD') return { ok: true, body: undefined };
+  // tRPC would also take multipart and octet-stream bodies, which no procedure here reads.
+  if (mediaType(req) !== 'application/json') {
+    return {
+      ok: false,
+      error: new TRPCError({
+        code: 'UNSUPPORTED_MEDIA_TYPE',
+        message: 'Send the body as JSON, with Content-Type: application/json',
+      }),
+    };
+  }
   const body = await readBody(req, maxBodyBytes);
   if (body === 'aborted') return { ok: false, error: null };
   if (body === 'too-large') {
@@ -146,6 +211,10 @@ async function checkTrpcRequest(
   }
   const error = inspect(body.text);
   return error ? { ok: false, error } : { ok: true, body: body.text };
+}
+
+function mediaType(req: http.IncomingMessage): string {
+  return (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
 }
 
 function inspect(json: string): TRPCError | null {

@@ -73,12 +73,17 @@ export function restRoutes(options: RestRoutesOptions): HttpRoute[] {
     {
       method: 'GET',
       path: '/pets',
+      // `?limit=&cursor=`: the page of pets.list, `{ items, nextCursor }`.
       handle: respond(async (req, res, _params, url) => {
         const limit = url.searchParams.get('limit');
+        const cursor = url.searchParams.get('cursor');
         sendJson(
           res,
           200,
-          await caller(req).pets.list(limit === null ? undefined : { limit: Number(limit) }),
+          await caller(req).pets.list({
+            ...(limit === null ? {} : { limit: Number(limit) }),
+            ...(cursor === null ? {} : { cursor }),
+          }),
         );
       }),
     },

@@ -4,8 +4,9 @@ import { TRPCError } from '@trpc/server';
 
 import { compareEventIds } from '../../shared/stream-event.js';
 import type { Context } from '../context.js';
-import { streamTokenRejected, workflowNotFound } from '../errors.js';
+import { streamTokenRejected, workflowNotFound, workflowStreamLost } from '../errors.js';
 import { PetCreationSubscriptionInput } from '../router/pet-creation.js';
+import { StreamGroupLost } from '../streams/group-lost.js';
 import { SerializedEvent, serializedEvent } from '../streams/serialized-event.js';
 import { SseWriter } from './sse-writer.js';
 
@@ -28,7 +29,9 @@ export type PetCreationSseRequest = {
  * every event after `lastEventId`, each as `id:` (its event id), `event:`
  * (its kind) and `data:` (the event as JSON); the response ends after the
  * finished event. A resume from the finished event itself answers 204, which
- * tells EventSource clients to stop reconnecting.
+ * tells EventSource clients to stop reconnecting. A workflow that is lost
+ * while watched gets a `reset` event, and the response ends: a reconnect is
+ * then answered 404.
  */
 export async function streamPetCreation(request: PetCreationSseRequest): Promise<void> {
   const { ctx, res, signal } = request;
@@ -67,14 +70,18 @@ export async function streamPetCreation(request: PetCreationSseRequest): Promise
   } catch (error) {
     // The stream is open, so the error can only be told in it; the client
     // reconnects with Last-Event-ID and resumes where it stopped.
-    ctx.log.warn({ err: error, traceId }, '❌ SSE stream interrupted');
-    await writer.comment('interrupted: reconnect with Last-Event-ID to resume');
+    if (error instanceof StreamGroupLost) {
+      await writer.comment(`ended: ${workflowStreamLost().message}`);
+    } else {
+      ctx.log.warn({ err: error, traceId }, '❌ SSE stream interrupted');
+      await writer.comment('interrupted: reconnect with Last-Event-ID to resume');
+    }
   } finally {
     writer.end();
   }
 }
 
-/** True when the group's finished event is `lastEventId` or older: nothing will follow. */
+/** True when `lastEventId` is the group's finished event: nothing will follow. (An id past it gets a reset.) */
 async function finishedAtOrBefore(
   ctx: Context,
   traceId: string,
@@ -84,7 +91,7 @@ async function finishedAtOrBefore(
   // The workflow is marked finished just before its finished event is
   // written, so this waits for that event rather than reading a snapshot.
   for await (const event of ctx.streams.petCreation.subscribe(traceId, { signal })) {
-    if (event.kind === 'finished') return compareEventIds(event.eventId, lastEventId) <= 0;
+    if (event.kind === 'finished') return compareEventIds(event.eventId, lastEventId) === 0;
   }
   return false;
 }

@@ -20,7 +20,11 @@ import type { RawData, WebSocket } from 'ws';
 
 import type { Context } from '../context.js';
 import type { AppRouter } from '../router/app-router.js';
-import { petCreationAccess, PetCreationSubscriptionInput } from '../router/pet-creation.js';
+import {
+  petCreationAccess,
+  petCreationFailure,
+  PetCreationSubscriptionInput,
+} from '../router/pet-creation.js';
 import { parseUntrustedJson } from '../security/json-guard.js';
 import { SerializedEvent, serializedEvent } from '../streams/serialized-event.js';
 import type { StoredEvent } from '../streams/stream-storage.js';
@@ -197,7 +201,7 @@ export class FastPathConnection {
       end: (error) => {
         release();
         this.#forget(subscription);
-        if (error !== undefined) this.#respondWithError(id, jsonrpc, input, error);
+        if (error !== undefined) this.#respondWithError(id, jsonrpc, input, petCreationFailure(error));
         this.#end(id, jsonrpc, subscription);
       },
     });

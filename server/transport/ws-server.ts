@@ -29,8 +29,11 @@ export type WsServerOptions = {
   readonly createContext: (scope?: RequestScope) => Context;
   /** Largest accepted frame in bytes; larger ones close the connection (1009). */
   readonly maxPayloadBytes: number;
-  /** Upgrades beyond this many open connections are refused with 503. */
-  readonly maxConnections: number;
+  /**
+   * Upgrades beyond this many open WebSockets are refused with 503. The
+   * HTTP server's connection caps count WebSockets too. @default no cap
+   */
+  readonly maxConnections?: number;
   /** Interval between pings; a connection that missed the previous one is dropped. 0 disables. */
   readonly pingMs: number;
   /** Unsent bytes a connection may hold; see `boundOutgoingBuffer`. */
@@ -135,7 +138,7 @@ export function attachWsServer(server: http.Server, options: WsServerOptions): W
       refuse(socket, 403, 'Forbidden');
       return;
     }
-    if (wss.clients.size >= options.maxConnections) {
+    if (options.maxConnections !== undefined && wss.clients.size >= options.maxConnections) {
       refuse(socket, 503, 'Service Unavailable');
       return;
     }

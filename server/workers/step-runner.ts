@@ -24,6 +24,11 @@ export class StepTimeout extends Error {
   override readonly name = 'StepTimeout';
 }
 
+/** The attempt was stopped because the service shut down: not a failure of the step. */
+export class StepInterrupted extends Error {
+  override readonly name = 'StepInterrupted';
+}
+
 /**
  * How long a retry waits, at most, for an aborted attempt that keeps
  * running: as long again as the step timeout, capped (its writes fail meanwhile).
@@ -43,18 +48,21 @@ export function createEmit(
   };
 }
 
-/** Subscribes every declared step to its topic and reports outcomes to the workflows. */
-export function startSteps(options: StepRunnerOptions): { readonly stop: () => void } {
+/**
+ * Subscribes every declared step to its topic and reports outcomes to the
+ * workflows. The bus's shutdown stops the attempts: running ones get its
+ * grace time, then end as interrupted (reported, never as failures).
+ */
+export function startSteps(options: StepRunnerOptions): void {
   const { bus, steps, streams, workflows, services, log, timeoutMs } = options;
-  const shutdown = new AbortController();
   for (const step of steps) {
     bus.consume(
       step.name,
       step.subscribes,
-      async (message, { attempt }) => {
+      async (message, { attempt, signal: shutdown }) => {
         const ended = options.observer?.attemptStarted(message.traceId, step.name, attempt);
         const logger = workflowLogger(log, message.traceId, step.name);
-        const signal = AbortSignal.any([shutdown.signal, AbortSignal.timeout(timeoutMs)]);
+        const signal = AbortSignal.any([shutdown, AbortSignal.timeout(timeoutMs)]);
         // Every write an attempt can make (stream, bus, store) fails once its
         // signal aborts, so an attempt that outlives its timeout cannot
         // write behind its retry's back.
@@ -70,10 +78,10 @@ export function startSteps(options: StepRunnerOptions): { readonly stop: () => v
           signal,
         });
         const waitMs = Math.min(timeoutMs, ABANDONED_ATTEMPT_MAX_WAIT_MS);
-        await abortable(run, signal, { logger, waitMs }).then(
+        await abortable(run, signal, { logger, waitMs, shutdown }).then(
           () => ended?.(null),
           (error: unknown) => {
-            ended?.(error);
+            ended?.(error, shutdown.aborted);
             throw error;
           },
         );
@@ -91,22 +99,32 @@ export function startSteps(options: StepRunnerOptions): { readonly stop: () => v
         onDead: async (letter) => {
           await workflows.stepFinished(letter.message.traceId, step.name, 'dead');
         },
+        onInterrupted: (message, { attempt }) => {
+          workflowLogger(log, message.traceId, step.name).warn(
+            { attempt },
+            `⏸️ ${step.name} interrupted by shutdown`,
+          );
+        },
       },
     );
   }
-  return { stop: () => shutdown.abort() };
 }
 
 /**
  * Settles with the run; once the signal aborts, throws StepTimeout as soon
  * as the run has stopped, so the retry never overlaps it. A run that
  * ignores its signal is waited for at most `waitMs` (its writes are fenced,
- * so it can do nothing visible after that).
+ * so it can do nothing visible after that). At shutdown there is no wait:
+ * StepInterrupted at once (the run's writes are already refused).
  */
 async function abortable<T>(
   run: Promise<T>,
   signal: AbortSignal,
-  { logger, waitMs }: { readonly logger: Logger; readonly waitMs: number },
+  {
+    logger,
+    waitMs,
+    shutdown,
+  }: { readonly logger: Logger; readonly waitMs: number; readonly shutdown: AbortSignal },
 ): Promise<T> {
   const settled = run.then(
     (value) => ({ ok: true as const, value }),
@@ -123,6 +141,8 @@ async function abortable<T>(
   if (onAbort) signal.removeEventListener('abort', onAbort);
   if (first?.ok) return first.value;
   if (first && !signal.aborted) throw first.error;
+  if (shutdown.aborted)
+    throw new StepInterrupted('step attempt interrupted by shutdown', { cause: shutdown.reason });
 
   let timer: NodeJS.Timeout | undefined;
   const gaveUp = new Promise<'gave-up'>((resolve) => {

@@ -9,13 +9,15 @@ import { afterAll, describe, expect, test } from 'vitest';
 import type { PetInput } from '../../shared/pet.js';
 import { RedisKeys } from '../../server/redis/keys.js';
 import { MemoryPetStore } from '../../server/store/memory-pet-store.js';
-import type { PetStore } from '../../server/store/pet-store.js';
+import type { PetPage, PetStore } from '../../server/store/pet-store.js';
 import { RedisPetStore } from '../../server/store/redis-pet-store.js';
 import { buddy, luna, max } from '../support/pets.js';
 import { redisFixture } from '../support/redis.js';
 
 const redis = redisFixture();
 afterAll(() => redis.cleanup());
+
+const names = (page: PetPage) => page.items.map((p) => p.name);
 
 /** A clock the test moves by hand. */
 function manualClock(start = Date.parse('2030-01-01T00:00:00.000Z')) {
@@ -95,8 +97,26 @@ describe.each(implementations)('PetStore contract: $name', ({ create }) => {
   test('list gives the newest first, at most `limit`', async () => {
     const store = create(manualClock().now);
     for (const input of [max, luna, buddy]) await store.create(input);
-    expect((await store.list(10)).map((p) => p.name)).toEqual(['Buddy', 'Luna', 'Max']);
-    expect((await store.list(2)).map((p) => p.name)).toEqual(['Buddy', 'Luna']);
+    expect(names(await store.list({ limit: 10, cursor: null }))).toEqual(['Buddy', 'Luna', 'Max']);
+    expect(names(await store.list({ limit: 2, cursor: null }))).toEqual(['Buddy', 'Luna']);
+  });
+
+  test('list pages with a cursor: each pet once, newest first, none repeated when pets are created meanwhile', async () => {
+    const store = create(manualClock().now);
+    for (let i = 1; i <= 7; i += 1) await store.create({ ...buddy, name: `Pet ${i}` });
+    const first = await store.list({ limit: 3, cursor: null });
+    expect(first).toEqual({ items: expect.any(Array), nextCursor: '5' });
+    expect(names(first)).toEqual(['Pet 7', 'Pet 6', 'Pet 5']);
+    await store.create({ ...buddy, name: 'Pet 8' });
+    const second = await store.list({ limit: 3, cursor: first.nextCursor });
+    expect(names(second)).toEqual(['Pet 4', 'Pet 3', 'Pet 2']);
+    // The last page is full but nothing is older: no cursor.
+    const last = await store.list({ limit: 1, cursor: second.nextCursor });
+    expect(last).toEqual({ items: [expect.objectContaining({ name: 'Pet 1' })], nextCursor: null });
+    // A page exactly as long as what is left ends the walk too.
+    expect((await store.list({ limit: 4, cursor: '5' })).nextCursor).toBeNull();
+    expect(await store.list({ limit: 4, cursor: '1' })).toEqual({ items: [], nextCursor: null });
+    expect(names(await store.list({ limit: 2, cursor: '999' }))).toEqual(['Pet 8', 'Pet 7']);
   });
 
   test('returned pets are copies: changing one changes nothing stored', async () => {
@@ -119,7 +139,7 @@ describe('PetStore on Redis: several instances share one set of pets', () => {
     expect(await b.get(pet.id)).toEqual(pet);
     await b.update(pet.id, { status: 'ill' });
     expect((await a.get(pet.id))?.status).toBe('ill');
-    expect((await a.list(1)).map((p) => p.id)).toEqual([pet.id]);
+    expect((await a.list({ limit: 1, cursor: null })).items.map((p) => p.id)).toEqual([pet.id]);
   });
 
   test('concurrent creates on two instances never share an id', async () => {
@@ -127,7 +147,7 @@ describe('PetStore on Redis: several instances share one set of pets', () => {
     const created = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).create(buddy)));
     const ids = created.map((p) => p.id);
     expect(new Set(ids).size).toBe(40);
-    const listed = await b.list(500);
+    const listed = (await b.list({ limit: 100, cursor: null })).items;
     expect(listed.map((p) => p.id)).toEqual(
       [...listed.map((p) => p.id)].sort((x, y) => Number(y) - Number(x)),
     );

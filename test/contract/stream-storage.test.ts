@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { createDeferred } from '../../shared/deferred.js';
 import { compareEventIds } from '../../shared/stream-event.js';
 import { defineStream, Stream } from '../../server/streams/define-stream.js';
+import { MemoryRetention } from '../../server/store/memory-retention.js';
 import { MemoryStreamStorage } from '../../server/streams/memory-stream-storage.js';
 import { RedisStreamStorage } from '../../server/streams/redis-stream-storage.js';
 import type { StoredEvent, StreamStorage } from '../../server/streams/stream-storage.js';
@@ -26,8 +27,11 @@ type StorageOptions = { readonly historyLimit: number; readonly retentionMs: num
 const defaults: StorageOptions = { historyLimit: 1000, retentionMs: 60_000 };
 
 const open: StreamStorage[] = [];
+const retentions = new WeakMap<StreamStorage, MemoryRetention>();
 afterEach(async () => {
-  await Promise.all(open.splice(0).map((storage) => storage.close()));
+  const closing = open.splice(0);
+  await Promise.all(closing.map((storage) => storage.close()));
+  for (const storage of closing) retentions.get(storage)?.close();
   await redis.disconnect();
 });
 
@@ -48,14 +52,28 @@ const implementations: {
   name: string;
   /** A reader and a writer: one storage in memory, two instances on Redis. */
   create: (options?: Partial<StorageOptions>) => [StreamStorage, StreamStorage];
+  /** The group's log goes while it is listened to, as the backend can lose it. */
+  lose: (storage: StreamStorage, groupId: string) => Promise<void>;
+  /** The id right after `id`, which the group has not given out. */
+  next: (id: string) => string;
 }[] = [
   {
     name: 'memory',
     create: (options) => {
-      const storage = new MemoryStreamStorage({ ...defaults, ...options });
+      const merged = { ...defaults, ...options };
+      const retention = new MemoryRetention({ retentionMs: merged.retentionMs });
+      const storage = new MemoryStreamStorage({ ...merged, retention });
+      retentions.set(storage, retention);
       open.push(storage);
       return [storage, storage];
     },
+    // Evicted, as the memory bounds do it.
+    lose: async (storage, groupId) => {
+      const retention = retentions.get(storage);
+      retention?.finish(groupId);
+      retention?.evictOldest();
+    },
+    next: (id) => String(Number(id) + 1),
   },
   {
     name: 'redis',
@@ -63,6 +81,20 @@ const implementations: {
       redisStorage({ ...defaults, ...options }),
       redisStorage({ ...defaults, ...options }),
     ],
+    // Gone with a Redis restart, then written to again by a step that was still running.
+    lose: async (storage, groupId) => {
+      const admin = new Redis(TEST_REDIS_URL);
+      try {
+        await admin.del(...Object.values(redis.keys.streamGroup(STREAM, groupId)));
+      } finally {
+        admin.disconnect();
+      }
+      await append(storage, groupId, -1);
+    },
+    next: (id) => {
+      const [ms = '0', seq = '0'] = id.split('-');
+      return `${ms}-${Number(seq) + 1}`;
+    },
   },
 ];
 
@@ -90,7 +122,7 @@ function expectIncreasingIds(events: readonly StoredEvent[]): void {
   }
 }
 
-describe.each(implementations)('StreamStorage contract: $name', ({ create }) => {
+describe.each(implementations)('StreamStorage contract: $name', ({ create, lose, next }) => {
   test('append returns the stored event; readAfter gives the log in order, or what follows an id', async () => {
     const [storage] = create();
     const group = newGroup();
@@ -207,6 +239,85 @@ describe.each(implementations)('StreamStorage contract: $name', ({ create }) => 
       events: [],
       reset: true,
     });
+  });
+
+  test('a resume point past the newest event is unknown: a reset and the whole history, at the boundary too', async () => {
+    const [storage] = create();
+    const group = newGroup();
+    const appended: StoredEvent[] = [];
+    for (let n = 1; n <= 5; n += 1) appended.push(await append(storage, group, n));
+    const newest = appended.at(-1)?.eventId ?? '';
+    // The newest event itself is a known position: nothing follows yet.
+    expect(await storage.readAfter(STREAM, group, newest)).toEqual({ events: [], reset: false });
+    for (const after of [next(newest), '99999999999999999999', '18446744073709551615-18446744073709551615']) {
+      expect(await storage.readAfter(STREAM, group, after), after).toEqual({
+        events: appended,
+        reset: true,
+        unknownAfter: true,
+      });
+    }
+  });
+
+  test('resuming at or past the finished event of a finished group ends it: nothing follows', async () => {
+    const [storage] = create();
+    const group = newGroup();
+    const first = await append(storage, group, 1);
+    const finished = await storage.append({
+      stream: STREAM,
+      groupId: group,
+      itemId: 'workflow',
+      kind: 'finished',
+      data: { n: 2 },
+    });
+    expect(await storage.readAfter(STREAM, group, first.eventId)).toEqual({
+      events: [finished],
+      reset: false,
+    });
+    expect(await storage.readAfter(STREAM, group, finished.eventId)).toEqual({
+      events: [],
+      reset: false,
+      ended: true,
+    });
+    // A write after the end is stored, and still nothing follows the end.
+    const late = await append(storage, group, 3);
+    expect(await storage.readAfter(STREAM, group, late.eventId)).toEqual({
+      events: [],
+      reset: false,
+      ended: true,
+    });
+    expect((await storage.readAfter(STREAM, group, next(late.eventId))).unknownAfter).toBe(true);
+  });
+
+  test('a group lost while listened to: its listeners get one reset event, then nothing', async () => {
+    const [storage, writer] = create();
+    const group = newGroup();
+    const before = await append(writer, group, 1);
+    const received: StoredEvent[] = [];
+    const unlisten = storage.listen(STREAM, group, (event) => received.push(event));
+    // As a subscription does, so that the live start is fixed before the next write.
+    await storage.readAfter(STREAM, group, null);
+    const live = await append(writer, group, 2);
+    await vi.waitFor(() => expect(received).toEqual([live]), { timeout: 3000, interval: 5 });
+    await lose(writer, group);
+    await vi.waitFor(() => expect(received).toHaveLength(2), { timeout: 3000, interval: 5 });
+    expect(received[1]).toMatchObject({
+      stream: STREAM,
+      groupId: group,
+      itemId: 'history',
+      kind: 'reset',
+      data: null,
+    });
+    await append(writer, group, 3);
+    // The reader dropped the lost group: a write after it reaches a new listener only.
+    const later: StoredEvent[] = [];
+    const unlistenLater = storage.listen(STREAM, group, (event) => later.push(event));
+    await storage.readAfter(STREAM, group, null);
+    await append(writer, group, 4);
+    await vi.waitFor(() => expect(numbers(later)).toEqual([4]), { timeout: 3000, interval: 5 });
+    expect(received).toHaveLength(2);
+    expect(before.eventId).not.toBe(live.eventId);
+    unlisten();
+    unlistenLater();
   });
 
   test('a finished group expires after the retention time; an unfinished one stays', async () => {
@@ -357,6 +468,36 @@ describe('StreamStorage on Redis: several instances', () => {
       admin.disconnect();
     }
     for (const unlisten of unlisteners) unlisten();
+  });
+
+  test("another group's id inside this group's log is unknown: a reset and the whole history, nothing dropped", async () => {
+    const storage = redisStorage(defaults);
+    const group = newGroup();
+    const other = newGroup();
+    const first = await append(storage, group, 1);
+    // Redis ids are <ms>-<seq>: write elsewhere until the clock has moved on, so that an id fits in between.
+    const msOf = (id: string) => id.split('-')[0];
+    const elsewhereAfter = async (id: string) => {
+      let written = await append(storage, other, 0);
+      while (msOf(written.eventId) === msOf(id)) written = await append(storage, other, 0);
+      return written;
+    };
+    const elsewhere = await elsewhereAfter(first.eventId);
+    await elsewhereAfter(elsewhere.eventId);
+    const rest = [await append(storage, group, 2), await append(storage, group, 3)];
+    const [ms, seq = '0'] = first.eventId.split('-');
+    const between = `${ms}-${Number(seq) + 1}`;
+    for (const foreign of [between, elsewhere.eventId]) {
+      expect(compareEventIds(foreign, first.eventId)).toBe(1);
+      expect(compareEventIds(foreign, rest[0]?.eventId ?? '')).toBe(-1);
+      expect(await storage.readAfter(STREAM, group, foreign), foreign).toEqual({
+        events: [first, ...rest],
+        reset: true,
+        unknownAfter: true,
+      });
+    }
+    // Older than anything the group has: nothing is missing, so no reset.
+    expect(await storage.readAfter(STREAM, group, '1-0')).toEqual({ events: [first, ...rest], reset: false });
   });
 
   test('event ids are valid on every instance: resume on one with the id from another', async () => {

@@ -22,7 +22,13 @@ describe.each(['ws', 'sse'] as const)('a server restart on Redis, watched over %
   test('the watch waits out the restart and resumes on the new server: nothing lost, nothing repeated', async () => {
     const prefix = randomKeyPrefix();
     prefixes.push(prefix);
-    const env = { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix, FEEDING_CHECK_DELAY_MS: '20' };
+    // No grace time: the shutdown interrupts the running step, which the new server then runs.
+    const env = {
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_KEY_PREFIX: prefix,
+      FEEDING_CHECK_DELAY_MS: '20',
+      SHUTDOWN_TIMEOUT_MS: '0',
+    };
     const first = await startTestApp({ env });
     const { port } = first.app.server.address() as AddressInfo;
     let second: TestApp | undefined;

@@ -152,8 +152,10 @@ describe('several instances on one Redis', () => {
     });
     expect(await first.stop()).toBe(0);
 
-    // A workflow stopped mid-step by a graceful shutdown: its step goes back to the queue.
-    await using second = await startServerProcess(env({ FEEDING_CHECK_DELAY_MS: '60000' }));
+    // A workflow stopped mid-step by a graceful shutdown: past the grace time, its step goes back to the queue.
+    await using second = await startServerProcess(
+      env({ FEEDING_CHECK_DELAY_MS: '60000', SHUTDOWN_TIMEOUT_MS: '100' }),
+    );
     const inFlight = await second.newClient().pets.create.mutate(buddy);
     const quarantined = createDeferred<void>();
     void subscribe(
@@ -178,7 +180,7 @@ describe('several instances on one Redis', () => {
       name: 'Luna',
       status: 'ill',
     });
-    expect((await a.newClient().pets.list.query()).map((p) => p.name)).toEqual(['Buddy', 'Luna']);
+    expect((await a.newClient().pets.list.query()).items.map((p) => p.name)).toEqual(['Buddy', 'Luna']);
 
     const resumedWork = await subscribe(a.newClient(), {
       traceId: inFlight.traceId,

@@ -6,6 +6,7 @@ import { buddy, luna, max } from '../support/pets.js';
 import { expectCompleteWorkflow } from '../support/stream-assertions.js';
 import { startTestApp } from '../support/test-app.js';
 
+type PetPage = { items: Pet[]; nextCursor: string | null };
 type Created = { pet: Pet; traceId: string; stream: { eventId: string }; streamToken: string };
 type ErrorBody = {
   error: { code: string; message: string; fieldErrors?: Record<string, string[]>; formErrors?: string[] };
@@ -59,11 +60,14 @@ describe('REST', () => {
 
     const list = await fetch(`${ctx.url}/pets`);
     expect(list.status).toBe(200);
-    const pets = (await list.json()) as Pet[];
+    const pets = (await list.json()) as PetPage;
     expect(pets).toEqual(await ctx.client.pets.list.query());
-    expect(pets.map((p) => p.name).sort()).toEqual(['Buddy', 'Luna', 'Max']);
-    const two = (await (await fetch(`${ctx.url}/pets?limit=2`)).json()) as Pet[];
-    expect(two).toEqual(pets.slice(0, 2));
+    expect(pets.items.map((p) => p.name).sort()).toEqual(['Buddy', 'Luna', 'Max']);
+    expect(pets.nextCursor).toBeNull();
+    const two = (await (await fetch(`${ctx.url}/pets?limit=2`)).json()) as PetPage;
+    expect(two.items).toEqual(pets.items.slice(0, 2));
+    const rest = (await (await fetch(`${ctx.url}/pets?limit=2&cursor=${two.nextCursor}`)).json()) as PetPage;
+    expect(rest).toEqual({ items: pets.items.slice(2), nextCursor: null });
   });
 
   test('bad input: 400 naming each bad field, and nothing is stored', async () => {
@@ -100,7 +104,7 @@ describe('REST', () => {
     const notAnObject = await postJson(ctx.url, [buddy]);
     expect(notAnObject.status).toBe(400);
 
-    expect(await (await fetch(`${ctx.url}/pets`)).json()).toEqual([]);
+    expect(await (await fetch(`${ctx.url}/pets`)).json()).toEqual({ items: [], nextCursor: null });
   });
 
   test('415 for a body that is not declared JSON, 400 for JSON that does not parse', async () => {
@@ -116,7 +120,7 @@ describe('REST', () => {
     const broken = await postJson(ctx.url, '{"name": "Max",');
     expect(broken.status).toBe(400);
     expect(((await broken.json()) as ErrorBody).error.code).toBe('PARSE_ERROR');
-    expect(await (await fetch(`${ctx.url}/pets`)).json()).toEqual([]);
+    expect(await (await fetch(`${ctx.url}/pets`)).json()).toEqual({ items: [], nextCursor: null });
   });
 
   test('413 for a body over HTTP_MAX_BODY_BYTES, declared or streamed', async () => {

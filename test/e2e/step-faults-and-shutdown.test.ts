@@ -115,7 +115,8 @@ describe('step faults', () => {
 
 describe('graceful shutdown', () => {
   test('subscribers attached are told to reconnect and closed cleanly; the server stops', async () => {
-    const ctx = await startTestApp({ env: { FEEDING_CHECK_DELAY_MS: '60000' } });
+    // The feeding step is still running at shutdown: it is interrupted once the (short) grace time ends.
+    const ctx = await startTestApp({ env: { FEEDING_CHECK_DELAY_MS: '60000', SHUTDOWN_TIMEOUT_MS: '100' } });
     const created = await ctx.client.pets.create.mutate(buddy);
 
     const socket = new WebSocket(ctx.wsUrl);

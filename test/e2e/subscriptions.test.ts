@@ -8,6 +8,8 @@ import { buddy, max } from '../support/pets.js';
 import { expectCompleteWorkflow } from '../support/stream-assertions.js';
 import { startTestApp } from '../support/test-app.js';
 
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
 /** The call's error: a TRPCClientError, or the WatchError a watch ends with (its `data` is the server's). */
 async function errorOf(promise: Promise<unknown>): Promise<TRPCClientError<never> | WatchError> {
   const error = await promise.then(
@@ -60,8 +62,23 @@ describe('petCreation.onUpdate over WebSocket', () => {
     const watch = (token: string) => collect(ctx.newClient().watchPetCreation(a.traceId, token));
 
     expect((await errorOf(watch(''))).data).toMatchObject({ code: 'UNAUTHORIZED' });
-    const forged = a.streamToken.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+    // Another spelling of the same signature: its last character with the spare bits set.
+    const respelled = a.streamToken.replace(/.$/, (c) => BASE64URL.charAt(BASE64URL.indexOf(c) | 3));
+    expect(Buffer.from(respelled.split('.')[3] ?? '', 'base64url')).toEqual(
+      Buffer.from(a.streamToken.split('.')[3] ?? '', 'base64url'),
+    );
+    expect((await errorOf(watch(respelled))).data).toMatchObject({ code: 'UNAUTHORIZED' });
+    // A different signature: the first character's bits changed.
+    const forged = a.streamToken.replace(
+      /\.(.)([^.]+)$/,
+      (_, c: string, rest: string) => `.${BASE64URL.charAt(BASE64URL.indexOf(c) ^ 32)}${rest}`,
+    );
+    expect(forged).not.toBe(a.streamToken);
     expect((await errorOf(watch(forged))).data).toMatchObject({ code: 'UNAUTHORIZED' });
+    for (const signature of ['', 'A', a.streamToken.slice(-43, -1), `${a.streamToken.slice(-43)}AAAA`]) {
+      const truncated = a.streamToken.replace(/[^.]*$/, signature);
+      expect((await errorOf(watch(truncated))).data).toMatchObject({ code: 'UNAUTHORIZED' });
+    }
     expect((await errorOf(watch('not-a-token'))).data).toMatchObject({ code: 'UNAUTHORIZED' });
     const otherSecret = new StreamTokens({ secret: 'another-secret-another-secret-1234', ttlSeconds: 60 });
     expect((await errorOf(watch(otherSecret.issue(a.traceId)))).data).toMatchObject({ code: 'UNAUTHORIZED' });
@@ -99,6 +116,31 @@ describe('petCreation.onUpdate over WebSocket', () => {
       fieldErrors: { name: expect.any(Array), species: expect.any(Array), ageMonths: expect.any(Array) },
     });
     expect(error.message).toMatch(/name.*species.*ageMonths/);
-    expect(await ctx.client.pets.list.query()).toEqual([]);
+    expect((await errorOf(ctx.client.pets.get.query({ id: '1' }))).data).toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  test('a name that is not valid UTF-8 over HTTP is refused, naming the field, and nothing is stored', async () => {
+    await using ctx = await startTestApp();
+    const body = Buffer.concat([
+      Buffer.from('{"json":{"name":"Re'),
+      Buffer.from([0xff, 0xc3]),
+      Buffer.from('x","species":"dog","ageMonths":12}}'),
+    ]);
+    const response = await fetch(`${ctx.url}/trpc/pets.create`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    expect(response.status).toBe(400);
+    const reason = 'must not contain U+FFFD, the replacement character (the text was not valid UTF-8)';
+    expect(await response.json()).toMatchObject({
+      error: {
+        json: {
+          message: `Invalid input: name: ${reason}`,
+          data: { code: 'BAD_REQUEST', fieldErrors: { name: [reason] } },
+        },
+      },
+    });
+    expect((await errorOf(ctx.client.pets.get.query({ id: '1' }))).data).toMatchObject({ code: 'NOT_FOUND' });
   });
 });

@@ -26,7 +26,7 @@ async function post(ctx: TestApp, path: string, body: string, contentType = 'app
 
 /** Nothing was stored, and the server still serves a whole workflow. */
 async function expectHealthyAndEmpty(ctx: TestApp): Promise<void> {
-  expect(await ctx.client.pets.list.query()).toEqual([]);
+  expect((await ctx.client.pets.list.query()).items).toEqual([]);
   const created = await ctx.client.pets.create.mutate(buddy);
   expectCompleteWorkflow(
     await collect(ctx.client.watchPetCreation(created.traceId, created.streamToken)),
@@ -239,7 +239,7 @@ describe('hostile input over WebSocket', () => {
     expect(finished).toBeDefined();
     const events = socket.frames.filter((f) => f['id'] === 8 && JSON.stringify(f).includes('"kind"'));
     expect(events).toHaveLength(11);
-    expect(await ctx.client.pets.list.query()).toHaveLength(1);
+    expect((await ctx.client.pets.list.query()).items).toHaveLength(1);
     socket.close();
   });
 
@@ -286,7 +286,7 @@ describe('hostile input over WebSocket', () => {
     );
     expect(errorOf(await socket.frame((f) => 'error' in f))).toEqual({
       code: 'PARSE_ERROR',
-      message: 'Trying to deserialize unknown custom value',
+      message: 'The input is not in the transformer format: send it as `{ "json": <value>, "meta"?: {…} }`',
     });
     socket.call(2, 'query', 'pets.list', {});
     expect(await socket.frame((f) => f['id'] === 2)).toHaveProperty('result');

@@ -46,7 +46,7 @@ describe('limits', () => {
       },
     });
     await ctx.client.pets.create.mutate(buddy);
-    expect(await ctx.client.pets.list.query()).toHaveLength(1);
+    expect((await ctx.client.pets.list.query()).items).toHaveLength(1);
   });
 
   test('upgrades beyond MAX_CONNECTIONS are refused with 503, and accepted again once one closes', async () => {
@@ -130,7 +130,7 @@ describe('limits', () => {
         },
       },
     });
-    expect(await ctx.client.pets.list.query()).toHaveLength(3);
+    expect((await ctx.client.pets.list.query()).items).toHaveLength(3);
 
     // Another key has its own bucket; the typed client sees the same error data.
     const b = ctx.newClient({ apiKey: KEY_B });
@@ -141,7 +141,7 @@ describe('limits', () => {
       code: 'TOO_MANY_REQUESTS',
       retryAfterSeconds: 1,
     });
-    expect(await ctx.client.pets.list.query()).toHaveLength(6);
+    expect((await ctx.client.pets.list.query()).items).toHaveLength(6);
   });
 
   test('keep-alive drops a client that stops answering pings, and keeps those that answer', async () => {

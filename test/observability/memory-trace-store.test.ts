@@ -1,6 +1,7 @@
 import { describe, expect, test, vi } from 'vitest';
 
 import { MemoryTraceStore } from '../../server/observability/memory-trace-store.js';
+import { MemoryRetention } from '../../server/store/memory-retention.js';
 
 const log = (msg: string) => ({ kind: 'log', level: 'info', msg, step: null }) as const;
 
@@ -36,6 +37,23 @@ describe('MemoryTraceStore', () => {
     unlisten();
     expect(store.listenerCount()).toBe(0);
     await store.close();
+  });
+
+  test('beyond maxTraces, a finished workflow makes room before a running one, with its other memory stores', async () => {
+    const retention = new MemoryRetention({ retentionMs: 60_000 });
+    const dropped: string[] = [];
+    retention.onDrop((id) => dropped.push(id));
+    const store = new MemoryTraceStore({ maxTraces: 2, maxEntries: 10, retentionMs: 60_000, retention });
+    store.record('running', log('still going'));
+    store.record('done', log('done'));
+    store.record('done', { kind: 'workflow_finished', outcomes: {} });
+    store.record('new', log('a third trace'));
+    expect(dropped).toEqual(['done']);
+    expect(await store.get('done')).toBeNull();
+    expect(await store.get('running')).not.toBeNull();
+    expect(store.size()).toBe(2);
+    await store.close();
+    retention.close();
   });
 
   test('rejects bad options with a clear message', () => {

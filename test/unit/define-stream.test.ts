@@ -2,6 +2,8 @@ import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
 
 import { Stream, defineStream } from '../../server/streams/define-stream.js';
+import { MemoryRetention } from '../../server/store/memory-retention.js';
+import { StreamGroupLost } from '../../server/streams/group-lost.js';
 import { MemoryStreamStorage } from '../../server/streams/memory-stream-storage.js';
 import { createStreams, withWriteKeys } from '../../server/streams/registry.js';
 import type { HistoryRead } from '../../server/streams/stream-storage.js';
@@ -76,16 +78,15 @@ describe('defineStream', () => {
     ['1', ['two', 'three', 'four', 'done']],
     ['3', ['four', 'done']],
     ['4', ['done']],
+    // After the finished event nothing follows: the subscription ends at once.
     ['5', []],
+    // Past the end: no position of this log, so a reset from the start and everything.
+    ['6', ['<reset>', 'one', 'two', 'three', 'four', 'done']],
   ])('resume after event %s gets exactly what came after', async (after, expected) => {
     const { stream } = setup();
     for (const message of ['one', 'two', 'three', 'four']) await stream.set('g', 'a', { message });
     await stream.finish('g', { message: 'done' });
-    // After the finished event (5) nothing follows, so that subscription would wait; bound it.
-    const controller = new AbortController();
-    const events = stream.subscribe('g', { after, signal: controller.signal });
-    if (expected.length === 0) controller.abort();
-    expect(messages(await collect(events))).toEqual(expected);
+    expect(messages(await collect(stream.subscribe('g', { after })))).toEqual(expected);
   });
 
   test('events written while history is being read are delivered once, in order', async () => {
@@ -182,6 +183,41 @@ describe('defineStream', () => {
       'done',
     ]);
     expect(storage.listenerCount()).toBe(0);
+  });
+
+  test('a resume point past the end of a running group: reset from 0, the whole history, then live', async () => {
+    const { stream, storage } = setup();
+    for (const message of ['one', 'two']) await stream.set('g', 'a', { message });
+    const subscription = stream.subscribe('g', { after: '3' });
+    const first = await subscription.next();
+    expect(first.value).toMatchObject({ kind: 'reset', eventId: '0', itemId: 'history', data: null });
+    await stream.set('g', 'a', { message: 'three' });
+    await stream.finish('g', { message: 'done' });
+    const rest = await collect(subscription);
+    expect(rest.map((e) => `${e.kind}:${e.eventId}`)).toEqual(['set:1', 'set:2', 'set:3', 'finished:4']);
+    expect(storage.listenerCount()).toBe(0);
+  });
+
+  test('a group lost while subscribed: a reset with the last delivered id, then StreamGroupLost', async () => {
+    const retention = new MemoryRetention({ retentionMs: 60_000 });
+    const storage = new MemoryStreamStorage({ historyLimit: 100, retentionMs: 60_000, retention });
+    const stream = new Stream(definition, storage, { subscriberBufferLimit: 100 });
+    await stream.set('g', 'a', { message: 'one' });
+    const seen: StreamEvent<Data>[] = [];
+    const subscription = (async () => {
+      for await (const event of stream.subscribe('g')) {
+        seen.push(event);
+        if (seen.length === 2) {
+          retention.finish('g');
+          retention.evictOldest();
+        }
+      }
+    })();
+    await stream.set('g', 'a', { message: 'two' });
+    await expect(subscription).rejects.toThrow(StreamGroupLost);
+    expect(seen.map((e) => `${e.kind}:${e.eventId}`)).toEqual(['set:1', 'set:2', 'reset:2']);
+    expect(storage.listenerCount()).toBe(0);
+    retention.close();
   });
 
   test('an aborted subscription ends and unregisters its listener', async () => {

@@ -3,6 +3,8 @@ import { z } from 'zod';
 
 import { createDeferred } from '../../shared/deferred.js';
 import { Stream, defineStream } from '../../server/streams/define-stream.js';
+import { MemoryRetention } from '../../server/store/memory-retention.js';
+import { StreamGroupLost } from '../../server/streams/group-lost.js';
 import { MemoryStreamStorage } from '../../server/streams/memory-stream-storage.js';
 import type { HistoryRead, StoredEvent } from '../../server/streams/stream-storage.js';
 
@@ -84,6 +86,39 @@ describe('Stream.push (shared group delivery)', () => {
     expect(storage.listenerCount()).toBe(0);
     await stream.set('g', 'a', { message: 'five' });
     expect(resumed.events).toHaveLength(3);
+  });
+
+  test('a resume point past the end gets a reset from 0 and the whole history; at the finished event it ends at once', async () => {
+    const { storage, stream } = setup();
+    await stream.set('g', 'a', { message: 'one' });
+    const ahead = watch(stream, 'g', '2');
+    await expect.poll(() => ahead.events.length).toBe(2);
+    await stream.finish('g', { message: 'done' });
+    expect(await ahead.ended).toBeUndefined();
+    expect(ahead.ids()).toEqual(['reset:0', 'set:1', 'finished:2']);
+    const atEnd = watch(stream, 'g', '2');
+    expect(await atEnd.ended).toBeUndefined();
+    expect(atEnd.events).toEqual([]);
+    expect(storage.listenerCount()).toBe(0);
+  });
+
+  test('a group lost while watched: each subscriber gets a reset with its last id, then ends with StreamGroupLost', async () => {
+    const retention = new MemoryRetention({ retentionMs: 60_000 });
+    const storage = new MemoryStreamStorage({ historyLimit: 100, retentionMs: 60_000, retention });
+    const stream = new Stream(definition, storage, { subscriberBufferLimit: 100 });
+    await stream.set('g', 'a', { message: 'one' });
+    await stream.set('g', 'a', { message: 'two' });
+    const all = watch(stream, 'g');
+    const late = watch(stream, 'g', '1');
+    await expect.poll(() => all.events.length + late.events.length).toBe(3);
+    retention.finish('g');
+    retention.evictOldest();
+    expect(await all.ended).toBeInstanceOf(StreamGroupLost);
+    expect(await late.ended).toBeInstanceOf(StreamGroupLost);
+    expect(all.ids()).toEqual(['set:1', 'set:2', 'reset:2']);
+    expect(late.ids()).toEqual(['set:2', 'reset:2']);
+    expect(storage.listenerCount()).toBe(0);
+    retention.close();
   });
 
   test('a failing history read ends the subscription with its error', async () => {

@@ -62,8 +62,8 @@ describe('pets router, in process', () => {
     const a = await t.caller.pets.create(max);
     const b = await t.caller.pets.create(luna);
     expect([a.pet.id, b.pet.id]).toEqual(['1', '2']);
-    expect((await t.caller.pets.list()).map((p) => p.name)).toEqual(['Luna', 'Max']);
-    expect((await t.caller.pets.list({ limit: 1 })).map((p) => p.name)).toEqual(['Luna']);
+    expect((await t.caller.pets.list()).items.map((p) => p.name)).toEqual(['Luna', 'Max']);
+    expect((await t.caller.pets.list({ limit: 1 })).items.map((p) => p.name)).toEqual(['Luna']);
   });
 
   test('unknown pet id is NOT_FOUND', async () => {
@@ -92,7 +92,7 @@ describe('pets router, in process', () => {
     const error = await rejection(t.caller.pets.create(input));
     expect(error.code).toBe('BAD_REQUEST');
     for (const field of fields) expect(error.message).toContain(field);
-    expect(await t.caller.pets.list()).toEqual([]);
+    expect((await t.caller.pets.list()).items).toEqual([]);
   });
 
   test('logs carry the trace id and the SPEC log lines', async () => {

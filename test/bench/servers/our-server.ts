@@ -31,6 +31,7 @@ export function createOurServer(options: OurServerOptions): BenchServer {
     OPENAI_MAX_RETRIES: '0',
     MAX_CONNECTIONS: '100000',
     // One load client stands for thousands of users: no per-client budget.
+    MAX_CONNECTIONS_PER_CLIENT: '100000',
     RATE_LIMIT_CREATE_PER_MINUTE: '0',
   });
   const app = createApp(config, createLogger({ level: 'silent' }));

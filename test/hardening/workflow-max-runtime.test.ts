@@ -1,0 +1,79 @@
+/**
+ * A workflow that can no longer finish by itself (here: a step whose event
+ * never comes, as when its queued work is lost) is stopped once it has run
+ * WORKFLOW_MAX_RUNTIME_MS: the steps it still waits for count as failed, its
+ * watchers get a final event saying so, and it stops counting as running.
+ */
+import { describe, expect, test } from 'vitest';
+
+import { loadConfig, type ConfigError } from '../../server/config.js';
+import { defineStep } from '../../server/workers/define-step.js';
+import { aiEnrichmentStep } from '../../server/workers/steps/ai-enrichment-step.js';
+import { collect } from '../support/async.js';
+import { buddy, enrichmentEvents } from '../support/pets.js';
+import { startTestApp } from '../support/test-app.js';
+
+/** Waits for an event only the feeding step emits, and it is not running: this step never starts. */
+const neverStarted = defineStep({
+  name: 'NeverStarted',
+  title: 'Never started',
+  subscribes: 'feeding.reminder.completed',
+  emits: [],
+  flows: ['petCreation'],
+  handler: async () => {},
+});
+
+describe('WORKFLOW_MAX_RUNTIME_MS', () => {
+  test('a workflow still running past it is finished with an error naming the steps that did not finish', async () => {
+    await using ctx = await startTestApp({
+      steps: [aiEnrichmentStep, neverStarted],
+      env: { STEP_TIMEOUT_MS: '100', WORKFLOW_MAX_RUNTIME_MS: '300', WORKFLOW_CHECK_INTERVAL_MS: '20' },
+    });
+    const created = await ctx.client.pets.create.mutate(buddy);
+    const events = await collect(ctx.client.watchPetCreation(created.traceId, created.streamToken));
+    expect(events.map((e) => [e.itemId, e.data?.message])).toEqual([
+      ['message', expect.stringMatching(/^Pet Buddy \(ID: \w+\) created successfully/)],
+      ...enrichmentEvents('Buddy', true),
+      ['workflow', 'Pet creation workflow for Buddy stopped after 300 ms: Never started did not finish'],
+    ]);
+    expect(events.at(-1)).toMatchObject({
+      kind: 'finished',
+      data: { stage: 'finished', progress: 100, error: true },
+    });
+
+    const state = await ctx.app.services.workflows.get(created.traceId);
+    expect(state?.outcomes).toEqual({ AiProfileEnrichment: 'succeeded', NeverStarted: 'dead' });
+    expect(state?.finishedAt).not.toBeNull();
+    expect((await ctx.app.services.observability.stats()).workflows).toMatchObject({
+      started: 1,
+      finished: 1,
+      running: 0,
+    });
+    expect(await ctx.app.services.observability.metrics.text()).toContain(
+      'pet_stream_workflows_finished_total{flow="petCreation",outcome="failed"} 1',
+    );
+    expect(ctx.logs.some((l) => l.msg === '❌ Workflow stopped: it ran past its longest run time')).toBe(
+      true,
+    );
+    expect(ctx.app.services.workflows.watchedCount).toBe(0);
+  });
+
+  test('must be above STEP_TIMEOUT_MS, so that one step attempt always fits', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+    };
+    expect(problems({ STEP_TIMEOUT_MS: '1000', WORKFLOW_MAX_RUNTIME_MS: '1001' })).toEqual([]);
+    expect(problems({ STEP_TIMEOUT_MS: '1000', WORKFLOW_MAX_RUNTIME_MS: '1000' })).toEqual([
+      'WORKFLOW_MAX_RUNTIME_MS: must be above STEP_TIMEOUT_MS (1000) (got "1000")',
+    ]);
+    expect(problems({ WORKFLOW_CHECK_INTERVAL_MS: '9' })).toEqual([
+      'WORKFLOW_CHECK_INTERVAL_MS: Too small: expected number to be >=10 (got "9")',
+    ]);
+    expect(loadConfig({}).workflows).toEqual({ maxRuntimeMs: 900_000, checkIntervalMs: 10_000 });
+  });
+});

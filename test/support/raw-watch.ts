@@ -1,0 +1,324 @@
+/**
+ * Watching `petCreation` as the server sends it, without any client-side
+ * dedupe: raw WebSocket frames (with or without the fast path), the tRPC
+ * subscription over SSE, and the plain SSE stream. Each transport's answer
+ * is kept as sent and also read back into events and how it ended, so one
+ * test can assert the same thing on every transport.
+ */
+import http from 'node:http';
+
+import WebSocket from 'ws';
+
+import type { PetCreationEvent } from '../../shared/pet-creation.js';
+import { transformer } from '../../shared/transformer.js';
+import { createContextFactory } from '../../server/context.js';
+import { appRouter } from '../../server/router/app-router.js';
+import { attachWsServer } from '../../server/transport/ws-server.js';
+import type { TestApp } from './test-app.js';
+
+export const TRANSPORTS = ['ws-fast-path', 'ws', 'trpc-sse', 'sse'] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+
+/** How a watch ended. */
+export type WatchEnd =
+  | { readonly kind: 'completed' }
+  | { readonly kind: 'error'; readonly code: string; readonly message: string }
+  /** Plain SSE: 204, nothing to stream. */
+  | { readonly kind: 'no-content' };
+
+export type RawWatch = {
+  /** What the server sent: WebSocket frames, or SSE blocks, as text. */
+  readonly raw: string[];
+  readonly events: PetCreationEvent[];
+  readonly end: WatchEnd;
+};
+
+export type WatchRequest = {
+  readonly traceId: string;
+  readonly token: string;
+  readonly lastEventId?: string;
+};
+
+/** A live watch: its events so far, and its end once it came. */
+export type OpenWatch = {
+  readonly events: PetCreationEvent[];
+  readonly raw: string[];
+  /** Resolves once the server ended the watch. */
+  readonly ended: Promise<RawWatch>;
+  /** Resolves once `count` events came. */
+  readonly received: (count: number) => Promise<void>;
+  readonly close: () => void;
+};
+
+/** Endpoints of one test app for each transport; `close` stops the second WebSocket server. */
+export type WatchEndpoints = {
+  readonly open: (transport: Transport, request: WatchRequest) => Promise<OpenWatch>;
+  readonly close: () => Promise<void>;
+};
+
+/** The app's own endpoints, and a second WebSocket endpoint without the fast path over the same services. */
+export async function watchEndpoints(ctx: TestApp): Promise<WatchEndpoints> {
+  const server = http.createServer();
+  const ws = attachWsServer(server, {
+    router: appRouter,
+    createContext: createContextFactory(ctx.app.services),
+    maxPayloadBytes: 1_048_576,
+    maxConnections: 1000,
+    pingMs: 0,
+    maxBufferedBytes: 1_048_576,
+    slowConsumerMs: 2000,
+    fastPath: false,
+    maxSubscriptionsPerConnection: 100,
+    allowedOrigins: [],
+    apiKeys: ctx.app.services.apiKeys,
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const plainWsUrl = `ws://127.0.0.1:${port}/trpc`;
+  const watches: OpenWatch[] = [];
+  return {
+    open: async (transport, request) => {
+      const watch =
+        transport === 'ws-fast-path'
+          ? await wsWatch(ctx.wsUrl, request)
+          : transport === 'ws'
+            ? await wsWatch(plainWsUrl, request)
+            : transport === 'trpc-sse'
+              ? await trpcSseWatch(ctx.url, request)
+              : await sseWatch(ctx.url, request);
+      watches.push(watch);
+      return watch;
+    },
+    close: async () => {
+      for (const watch of watches) watch.close();
+      await ws.close(100);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Collects events and the end as they come, for every transport alike. */
+class Collector {
+  readonly events: PetCreationEvent[] = [];
+  readonly raw: string[] = [];
+  #end: WatchEnd | null = null;
+  readonly #waiters = new Set<() => void>();
+
+  event(event: PetCreationEvent): void {
+    this.events.push(event);
+    this.#wake();
+  }
+
+  finish(end: WatchEnd): void {
+    this.#end ??= end;
+    this.#wake();
+  }
+
+  async ended(): Promise<RawWatch> {
+    await this.#until(() => this.#end !== null);
+    return { raw: [...this.raw], events: [...this.events], end: this.#end ?? { kind: 'completed' } };
+  }
+
+  async received(count: number): Promise<void> {
+    await this.#until(() => this.events.length >= count);
+    if (this.events.length < count)
+      throw new Error(`the watch ended after ${this.events.length} of ${count} events`);
+  }
+
+  async #until(done: () => boolean): Promise<void> {
+    while (!done() && this.#end === null) {
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          this.#waiters.delete(wake);
+          resolve();
+        };
+        this.#waiters.add(wake);
+      });
+    }
+  }
+
+  #wake(): void {
+    for (const wake of [...this.#waiters]) wake();
+  }
+}
+
+const REQUEST_ID = 1;
+
+type Serialized = Parameters<typeof transformer.deserialize>[0];
+
+type WsFrame = {
+  readonly id?: unknown;
+  readonly result?: { readonly type: string; readonly data?: Serialized };
+  readonly error?: Serialized;
+};
+
+type ErrorShape = { readonly message: string; readonly data: { readonly code: string } };
+
+async function wsWatch(url: string, request: WatchRequest): Promise<OpenWatch> {
+  const socket = new WebSocket(url);
+  const collector = new Collector();
+  socket.on('error', () => {});
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('close', () => reject(new Error('closed before open')));
+  });
+  // A started subscription ends with `stopped`, after its error if it has one; one refused at once, with its error.
+  let started = false;
+  let failed: WatchEnd | null = null;
+  socket.on('message', (raw: Buffer) => {
+    const text = raw.toString();
+    collector.raw.push(text);
+    const frame = JSON.parse(text) as WsFrame;
+    if (frame.error) {
+      const error = transformer.deserialize<ErrorShape>(frame.error);
+      failed = { kind: 'error', code: error.data.code, message: error.message };
+      if (!started) collector.finish(failed);
+    } else if (frame.result?.type === 'started') {
+      started = true;
+    } else if (frame.result?.type === 'data' && frame.result.data !== undefined) {
+      collector.event(transformer.deserialize<{ data: PetCreationEvent }>(frame.result.data).data);
+    } else if (frame.result?.type === 'stopped') {
+      collector.finish(failed ?? { kind: 'completed' });
+    }
+  });
+  socket.once('close', () => collector.finish({ kind: 'error', code: 'CLOSED', message: 'socket closed' }));
+  socket.send(
+    JSON.stringify({
+      id: REQUEST_ID,
+      method: 'subscription',
+      params: {
+        path: 'petCreation.onUpdate',
+        input: transformer.serialize({ traceId: request.traceId, token: request.token }),
+        ...(request.lastEventId === undefined ? {} : { lastEventId: request.lastEventId }),
+      },
+    }),
+  );
+  return {
+    events: collector.events,
+    raw: collector.raw,
+    ended: collector.ended(),
+    received: (count) => collector.received(count),
+    close: () => socket.terminate(),
+  };
+}
+
+/** One Server-Sent Events block: its fields, and its comment lines. */
+export type SseBlock = {
+  readonly id?: string;
+  readonly event?: string;
+  readonly data?: string;
+  readonly comments: string[];
+};
+
+type SseResponse = {
+  readonly status: number;
+  readonly res: http.IncomingMessage;
+  readonly close: () => void;
+};
+
+function get(url: string, headers: Record<string, string> = {}): Promise<SseResponse> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers }, (res) => {
+      res.setEncoding('utf8');
+      resolve({ status: res.statusCode ?? 0, res, close: () => req.destroy() });
+    });
+    req.on('error', reject);
+  });
+}
+
+/** Reads SSE blocks as they come, keeping each one's text. */
+function readBlocks(
+  res: http.IncomingMessage,
+  onBlock: (block: SseBlock, text: string) => void,
+): Promise<void> {
+  return new Promise((resolve) => {
+    let buffer = '';
+    res.on('data', (chunk: string) => {
+      buffer += chunk;
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const text = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        onBlock(parseBlock(text), text);
+      }
+    });
+    res.once('close', () => resolve());
+  });
+}
+
+export function parseBlock(text: string): SseBlock {
+  const block: { id?: string; event?: string; data?: string; comments: string[] } = { comments: [] };
+  for (const line of text.split('\n')) {
+    if (line.startsWith(':')) block.comments.push(line.slice(1).trim());
+    else if (line.startsWith('id: ')) block.id = line.slice(4);
+    else if (line.startsWith('event: ')) block.event = line.slice(7);
+    else if (line.startsWith('data: '))
+      block.data = (block.data === undefined ? '' : `${block.data}\n`) + line.slice(6);
+  }
+  return block;
+}
+
+/** tRPC's own SSE: `connected`, data blocks (superjson), `serialized-error`, `return`. */
+async function trpcSseWatch(baseUrl: string, request: WatchRequest): Promise<OpenWatch> {
+  const input = JSON.stringify(
+    transformer.serialize({
+      traceId: request.traceId,
+      token: request.token,
+      ...(request.lastEventId === undefined ? {} : { lastEventId: request.lastEventId }),
+    }),
+  );
+  const response = await get(`${baseUrl}/trpc/petCreation.onUpdate?input=${encodeURIComponent(input)}`);
+  const collector = new Collector();
+  const reading = readBlocks(response.res, (block, text) => {
+    collector.raw.push(text);
+    if (block.event === 'serialized-error') {
+      const error = transformer.deserialize<ErrorShape>(JSON.parse(block.data ?? 'null') as Serialized);
+      collector.finish({ kind: 'error', code: error.data.code, message: error.message });
+    } else if (block.event === 'return') {
+      collector.finish({ kind: 'completed' });
+    } else if (block.event === undefined && block.data !== undefined) {
+      collector.event(transformer.deserialize<PetCreationEvent>(JSON.parse(block.data) as Serialized));
+    }
+  });
+  void reading.then(() => collector.finish({ kind: 'error', code: 'CLOSED', message: 'response ended' }));
+  return {
+    events: collector.events,
+    raw: collector.raw,
+    ended: collector.ended(),
+    received: (count) => collector.received(count),
+    close: response.close,
+  };
+}
+
+/** The plain stream: `id:`, `event:` (the kind), `data:` (the event as JSON); it ends by ending the response. */
+async function sseWatch(baseUrl: string, request: WatchRequest): Promise<OpenWatch> {
+  const url = `${baseUrl}/pets/streams/${request.traceId}?token=${encodeURIComponent(request.token)}`;
+  const response = await get(
+    url,
+    request.lastEventId === undefined ? {} : { 'Last-Event-ID': request.lastEventId },
+  );
+  const collector = new Collector();
+  if (response.status === 204) {
+    collector.finish({ kind: 'no-content' });
+  } else if (response.status !== 200) {
+    let body = '';
+    for await (const chunk of response.res) body += String(chunk);
+    collector.raw.push(body);
+    const { error } = JSON.parse(body) as { error: { code: string; message: string } };
+    collector.finish({ kind: 'error', code: error.code, message: error.message });
+  } else {
+    const reading = readBlocks(response.res, (block, text) => {
+      collector.raw.push(text);
+      if (block.data !== undefined) collector.event(JSON.parse(block.data) as PetCreationEvent);
+    });
+    void reading.then(() => collector.finish({ kind: 'completed' }));
+  }
+  return {
+    events: collector.events,
+    raw: collector.raw,
+    ended: collector.ended(),
+    received: (count) => collector.received(count),
+    close: response.close,
+  };
+}
