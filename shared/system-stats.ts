@@ -28,9 +28,14 @@ export const SystemStatsSchema = z.object({
     finished: z.number().int(),
     /** Started here and not yet seen finishing. */
     running: z.number().int(),
+    /**
+     * Finished workflows dropped from memory before their retention passed,
+     * to stay within MEMORY_MAX_WORKFLOWS and MEMORY_MAX_BYTES.
+     */
+    evicted: z.number().int(),
   }),
   steps: z.object({
-    /** Attempts that ended (succeeded or failed). */
+    /** Attempts that ended (succeeded, failed, or interrupted by shutdown). */
     runs: z.number().int(),
     failures: z.number().int(),
     byStep: z.record(
@@ -41,5 +46,7 @@ export const SystemStatsSchema = z.object({
   requests: z.object({ http: z.number().int(), ws: z.number().int() }),
   /** Traces kept in memory. */
   traces: z.number().int(),
+  /** Log lines dropped because standard output's reader was too slow or gone. */
+  logLinesDropped: z.number().int(),
 });
 export type SystemStats = z.infer<typeof SystemStatsSchema>;

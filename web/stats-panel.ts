@@ -13,6 +13,8 @@ export function renderStats(stats: SystemStats): void {
     ['Workflows started', String(stats.workflows.started)],
     ['Workflows finished', String(stats.workflows.finished)],
     ['Step failures', String(stats.steps.failures)],
+    ['Workflows evicted', String(stats.workflows.evicted)],
+    ['Log lines dropped', String(stats.logLinesDropped)],
   ];
   byId('stats').replaceChildren(
     ...figures.map(([label, value]) => h('div', { class: 'stat' }, h('dt', {}, label), h('dd', {}, value))),

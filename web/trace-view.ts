@@ -1,5 +1,7 @@
-import { stepRunsOf, type TraceEntry } from '../shared/trace.js';
+import { stepRunsOf, type StepRunStatus, type TraceEntry } from '../shared/trace.js';
 import { byId, h } from './dom.js';
+
+type FinishedStatus = Exclude<StepRunStatus, 'running'>;
 
 /** The selected workflow's trace: one bar per step attempt, and every entry in order. */
 export class TraceView {
@@ -58,7 +60,9 @@ export class TraceView {
           h(
             'span',
             { class: 'run-status' },
-            run.durationMs === null ? run.status : `${run.status} in ${Math.round(run.durationMs)} ms`,
+            run.durationMs === null
+              ? STATUS_LABEL[run.status]
+              : `${STATUS_LABEL[run.status]} in ${Math.round(run.durationMs)} ms`,
             run.error ? ` (${run.error})` : '',
           ),
         );
@@ -66,6 +70,15 @@ export class TraceView {
     );
   }
 }
+
+/** How a finished attempt shows; `interrupted` is not a failure: the service stopped it at shutdown. */
+const STATUS_SYMBOL: Record<FinishedStatus, string> = { succeeded: '✔', failed: '✖', interrupted: '⏸' };
+const STATUS_LABEL: Record<StepRunStatus, string> = {
+  running: 'running',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  interrupted: 'interrupted by shutdown',
+};
 
 function offsetMs(from: string, to: string): number {
   return Math.max(0, Date.parse(to) - Date.parse(from));
@@ -78,7 +91,7 @@ function describe(entry: TraceEntry): string {
     case 'step_started':
       return `▶ ${entry.step} attempt ${entry.attempt} started`;
     case 'step_finished':
-      return `${entry.status === 'succeeded' ? '✔' : '✖'} ${entry.step} attempt ${entry.attempt} ${entry.status} in ${Math.round(entry.durationMs)} ms${entry.error ? `: ${entry.error}` : ''}`;
+      return `${STATUS_SYMBOL[entry.status]} ${entry.step} attempt ${entry.attempt} ${STATUS_LABEL[entry.status]} in ${Math.round(entry.durationMs)} ms${entry.error ? `: ${entry.error}` : ''}`;
     case 'emit':
       return `→ emitted ${entry.topic}`;
     case 'stream_write':

@@ -92,7 +92,7 @@ export class WorkflowView {
       if (signal.aborted) return;
       this.#status(
         error instanceof WatchError && error.code === 'NOT_FOUND'
-          ? 'This workflow is no longer kept (its retention has passed).'
+          ? 'This workflow is no longer kept (its retention passed, or it was evicted or lost by its storage).'
           : `The stream stopped: ${error instanceof Error ? error.message : String(error)}`,
         true,
       );

@@ -16,20 +16,35 @@ export type StatsInputs = {
 /** The same figures `/metrics` shows, as one JSON object. */
 export async function readStats(inputs: StatsInputs): Promise<SystemStats> {
   const { metrics } = inputs;
-  const [ws, wsMessages, http, active, written, delivered, lag, steps, failures, started, finished] =
-    await Promise.all([
-      metrics.wsConnections.get(),
-      metrics.wsMessages.get(),
-      metrics.httpRequests.get(),
-      metrics.subscriptionsActive.get(),
-      metrics.eventsWritten.get(),
-      metrics.eventsDelivered.get(),
-      metrics.deliveryLag.get(),
-      metrics.stepDuration.get(),
-      metrics.stepFailures.get(),
-      metrics.workflowsStarted.get(),
-      metrics.workflowsFinished.get(),
-    ]);
+  const [
+    ws,
+    wsMessages,
+    http,
+    active,
+    written,
+    delivered,
+    lag,
+    steps,
+    failures,
+    started,
+    finished,
+    evicted,
+    droppedLines,
+  ] = await Promise.all([
+    metrics.wsConnections.get(),
+    metrics.wsMessages.get(),
+    metrics.httpRequests.get(),
+    metrics.subscriptionsActive.get(),
+    metrics.eventsWritten.get(),
+    metrics.eventsDelivered.get(),
+    metrics.deliveryLag.get(),
+    metrics.stepDuration.get(),
+    metrics.stepFailures.get(),
+    metrics.workflowsStarted.get(),
+    metrics.workflowsFinished.get(),
+    metrics.workflowsEvicted.get(),
+    metrics.logLinesDropped.get(),
+  ]);
   const writtenTotal = sum(written.values);
   const deliveredTotal = sum(delivered.values);
   const workflowsStarted = sum(started.values);
@@ -68,10 +83,12 @@ export async function readStats(inputs: StatsInputs): Promise<SystemStats> {
       started: workflowsStarted,
       finished: workflowsFinished,
       running: Math.max(0, workflowsStarted - workflowsFinished),
+      evicted: sum(evicted.values),
     },
     steps: { runs: sum(named(steps.values, '_count')), failures: sum(failures.values), byStep },
     requests: { http: sum(http.values), ws: sum(wsMessages.values) },
     traces: inputs.traces,
+    logLinesDropped: sum(droppedLines.values),
   };
 }
 

@@ -104,7 +104,7 @@ export function resultsMarkdown(rows: readonly Row[], info: RunInfo): string {
   return [
     '# Benchmark results',
     '',
-    'Written by `npm run bench` (test/bench/run.ts); the README section "Performance" explains each column.',
+    'Written by `npm run bench` (test/bench/run.ts); docs/performance.md explains each column.',
     '',
     ...machineLines(info),
     '',
