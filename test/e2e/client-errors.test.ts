@@ -7,10 +7,11 @@ import { describe, expect, test, vi } from 'vitest';
 import { createPetClient, WatchError, type WatchStateChange } from '../../client/create-client.js';
 import { createDeferred } from '../../shared/deferred.js';
 import type { PetCreationEvent } from '../../shared/pet-creation.js';
-import { collect } from '../support/async.js';
+import { collect, SETTLES } from '../support/async.js';
 import { gatedSteps } from '../support/gated-steps.js';
 import { buddy, luna } from '../support/pets.js';
 import { expectCompleteWorkflow } from '../support/stream-assertions.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 import { NodeEventSource, NodeWebSocket, startTestApp } from '../support/test-app.js';
 
 const UNKNOWN_TRACE_ID = '0123456789abcdef0123456789abcdef';
@@ -86,7 +87,7 @@ describe.each(['ws', 'sse'] as const)('watchPetCreation errors over %s', (transp
       expect(changes.map((c) => c.state)).not.toContain('reconnecting');
       expect(changes.at(-1)?.state).toBe('closed');
     }
-    await vi.waitFor(() => expect(ctx.app.services.backends.streamStorage.listenerCount()).toBe(0));
+    await vi.waitFor(() => expect(ctx.app.services.backends.streamStorage.listenerCount()).toBe(0), SETTLES);
   });
 
   test('aborting the signal ends the iteration quietly and releases the subscription', async () => {
@@ -103,7 +104,7 @@ describe.each(['ws', 'sse'] as const)('watchPetCreation errors over %s', (transp
     }
     expect(received.map((e) => e.eventId)).toEqual(['1', '2', '3', '4', '5', '6', '7']);
     expect(watch.state).toBe('closed');
-    await vi.waitFor(() => expect(ctx.app.services.backends.streamStorage.listenerCount()).toBe(0));
+    await vi.waitFor(() => expect(ctx.app.services.backends.streamStorage.listenerCount()).toBe(0), SETTLES);
     never.resolve();
   });
 
@@ -118,16 +119,15 @@ describe.each(['ws', 'sse'] as const)('watchPetCreation errors over %s', (transp
       if (event.itemId === 'completed') void client.close();
     }
     expect(received).toHaveLength(7);
-    await vi.waitFor(() => expect(ctx.app.services.backends.streamStorage.listenerCount()).toBe(0));
+    await vi.waitFor(() => expect(ctx.app.services.backends.streamStorage.listenerCount()).toBe(0), SETTLES);
     never.resolve();
   });
 
   test('gives up with UNREACHABLE after maxRetries failed attempts in a row', async () => {
-    await using ctx = await startTestApp();
-    const { port } = ctx.app.server.address() as AddressInfo;
-    await ctx.app.close();
+    // An address that turns every connection away, held for the whole test.
+    await using nowhere = await startTcpProxy(null);
     const client = createPetClient({
-      url: `http://127.0.0.1:${port}`,
+      url: nowhere.url,
       transport,
       WebSocket: NodeWebSocket,
       EventSource: NodeEventSource,

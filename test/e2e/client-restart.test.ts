@@ -6,10 +6,14 @@ import { createPetClient, type WatchStateChange } from '../../client/create-clie
 import { createDeferred } from '../../shared/deferred.js';
 import type { PetCreationEvent } from '../../shared/pet-creation.js';
 import { collect } from '../support/async.js';
+import { expectExactlyOnceInOrder } from '../support/exactly-once.js';
+import { gatedSteps } from '../support/gated-steps.js';
 import { max } from '../support/pets.js';
 import { deleteKeys, randomKeyPrefix, TEST_REDIS_URL } from '../support/redis.js';
 import { expectCompleteWorkflow } from '../support/stream-assertions.js';
-import { NodeEventSource, NodeWebSocket, startTestApp, type TestApp } from '../support/test-app.js';
+import { tapTransports } from '../support/tapped-transports.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
 
 // A restart keeps history only on Redis: both servers use the same Redis,
 // key prefix and token secret (the test configuration fixes the secret).
@@ -29,14 +33,19 @@ describe.each(['ws', 'sse'] as const)('a server restart on Redis, watched over %
       FEEDING_CHECK_DELAY_MS: '20',
       SHUTDOWN_TIMEOUT_MS: '0',
     };
-    const first = await startTestApp({ env });
-    const { port } = first.app.server.address() as AddressInfo;
+    // On the first server the feeding step waits: the workflow is surely running when it stops.
+    const never = createDeferred<void>();
+    const first = await startTestApp({ env, steps: gatedSteps('FeedingReminder', never.promise) });
+    // The client's address stays the same across the restart: a proxy in front of whichever server runs.
+    await using proxy = await startTcpProxy((first.app.server.address() as AddressInfo).port);
     let second: TestApp | undefined;
+    // What the server sent on each connection, before the watch's dedupe.
+    const tap = tapTransports();
     const client = createPetClient({
-      url: first.url,
+      url: proxy.url,
       transport,
-      WebSocket: NodeWebSocket,
-      EventSource: NodeEventSource,
+      WebSocket: tap.WebSocket,
+      EventSource: tap.EventSource,
       retryDelayMs: () => 20,
     });
     try {
@@ -53,22 +62,26 @@ describe.each(['ws', 'sse'] as const)('a server restart on Redis, watched over %
       for await (const event of watch) {
         received.push(event);
         if (received.length !== 1) continue;
-        // Graceful shutdown, a moment with nothing listening, then a new process on the same port.
+        // Graceful shutdown, a moment with nothing listening, then a new process behind the same address.
+        proxy.point(null);
         await first[Symbol.asyncDispose]();
         await unreachable.promise;
-        second = await startTestApp({ env: { ...env, PORT: String(port) } });
+        second = await startTestApp({ env });
+        proxy.point((second.app.server.address() as AddressInfo).port);
       }
 
       expectCompleteWorkflow(received, max);
       if (!second) throw new Error('the server was not restarted');
-      expect(received).toEqual(
-        await collect(second.app.services.streams.petCreation.subscribe(created.traceId)),
-      );
+      const stored = await collect(second.app.services.streams.petCreation.subscribe(created.traceId));
+      expect(received).toEqual(stored);
+      expectExactlyOnceInOrder(tap.events(), stored, { label: 'sent by the two servers' });
       expect(changes.filter((c) => c.state === 'reconnecting').length).toBeGreaterThanOrEqual(2);
       expect(changes.at(-1)?.state).toBe('closed');
       expect((await client.pets.get.query({ id: created.pet.id })).status).toBe('ill');
     } finally {
+      never.resolve();
       await client.close();
+      await first[Symbol.asyncDispose]();
       await second?.[Symbol.asyncDispose]();
     }
   });

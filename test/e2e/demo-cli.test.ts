@@ -13,6 +13,7 @@ import { buddy, luna, max } from '../support/pets.js';
 import { gatedSteps } from '../support/gated-steps.js';
 import { deleteKeys, randomKeyPrefix, TEST_REDIS_URL } from '../support/redis.js';
 import { expectCompleteWorkflow } from '../support/stream-assertions.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 type DemoRun = { readonly code: number | null; readonly stdout: string[]; readonly stderr: string };
@@ -183,15 +184,18 @@ describe('npm run demo', { timeout: 30_000 }, () => {
       SHUTDOWN_TIMEOUT_MS: '0',
     };
     const first = await startTestApp({ env });
-    const { port } = first.app.server.address() as AddressInfo;
+    // The demo's address stays the same across the restart: a proxy in front of whichever server runs.
+    await using proxy = await startTcpProxy((first.app.server.address() as AddressInfo).port);
     let second: TestApp | undefined;
     let restart: Promise<void> | undefined;
     try {
-      const run = await runDemo(['--url', first.url, '--json', ...MAX_FLAGS], (line) => {
+      const run = await runDemo(['--url', proxy.url, '--json', ...MAX_FLAGS], (line) => {
         if (restart || (JSON.parse(line) as { type: string }).type !== 'event') return;
         restart = (async () => {
+          proxy.point(null);
           await first[Symbol.asyncDispose]();
-          second = await startTestApp({ env: { ...env, PORT: String(port) } });
+          second = await startTestApp({ env });
+          proxy.point((second.app.server.address() as AddressInfo).port);
         })();
       });
       await restart;

@@ -13,7 +13,7 @@ import { describe, expect, test, vi } from 'vitest';
 
 import { createDeferred } from '../../shared/deferred.js';
 import type { PetCreationEvent } from '../../shared/pet-creation.js';
-import { collect } from '../support/async.js';
+import { collect, END_AFTER_FINISHED_MS, within } from '../support/async.js';
 import { gatedSteps } from '../support/gated-steps.js';
 import { buddy, luna, max } from '../support/pets.js';
 import {
@@ -120,7 +120,14 @@ async function expectEveryWatcherTold(workflows: readonly Watched[]): Promise<vo
       data: null,
     });
     const ended = new Map<Transport, Awaited<OpenWatch['ended']>>();
-    for (const [transport, watch] of watches) ended.set(transport, await watch.ended);
+    for (const [transport, watch] of watches) {
+      // The reset says the log is gone: the end follows it at once.
+      await watch.received(before.length + 1);
+      ended.set(
+        transport,
+        await within(watch.ended, END_AFTER_FINISHED_MS, `the end after the reset (${transport})`),
+      );
+    }
     for (const [transport, result] of ended) {
       expect(result.events, transport).toEqual([...before, reset]);
       expect(result.end, transport).toEqual(

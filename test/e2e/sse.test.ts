@@ -5,7 +5,8 @@ import { describe, expect, test, vi } from 'vitest';
 import { createDeferred } from '../../shared/deferred.js';
 import type { PetCreationEvent } from '../../shared/pet-creation.js';
 import { transformer } from '../../shared/transformer.js';
-import { collect } from '../support/async.js';
+import { collect, END_AFTER_FINISHED_MS, SETTLES, within } from '../support/async.js';
+import { expectExactlyOnceInOrder } from '../support/exactly-once.js';
 import { gatedSteps } from '../support/gated-steps.js';
 import { buddy, luna, max } from '../support/pets.js';
 import { expectCompleteWorkflow } from '../support/stream-assertions.js';
@@ -71,6 +72,35 @@ async function* parseFrames(res: http.IncomingMessage): AsyncGenerator<Frame> {
   }
 }
 
+/** The finished event: plain SSE names its kind; tRPC's SSE carries it in the data. */
+const isFinished = (frame: Frame) =>
+  frame.event === 'finished' || (frame.data?.includes('"kind":"finished"') ?? false);
+
+/**
+ * Every frame until the response ends; once the finished event has come,
+ * the end must follow at once (a server that keeps the stream open fails
+ * here, not at the test's timeout).
+ */
+async function untilEnd(frames: AsyncIterable<Frame>, onFrame: (frame: Frame) => void = () => {}) {
+  const all: Frame[] = [];
+  const iterator = frames[Symbol.asyncIterator]();
+  let deadline: number | null = null;
+  for (;;) {
+    const next =
+      deadline === null
+        ? await iterator.next()
+        : await within(
+            iterator.next(),
+            Math.max(0, deadline - Date.now()),
+            'the end of the response after its finished event',
+          );
+    if (next.done) return all;
+    all.push(next.value);
+    onFrame(next.value);
+    if (deadline === null && isFinished(next.value)) deadline = Date.now() + END_AFTER_FINISHED_MS;
+  }
+}
+
 const streamUrl = (ctx: TestApp, traceId: string, token: string) =>
   `${ctx.url}/pets/streams/${traceId}?token=${encodeURIComponent(token)}`;
 
@@ -89,7 +119,7 @@ describe('GET /pets/streams/:traceId (plain SSE)', () => {
     expect(res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
     expect(res.headers['cache-control']).toBe('no-cache, no-transform');
 
-    const frames = await collect(res.frames);
+    const frames = await untilEnd(res.frames);
     const events = eventsOf(frames);
     expectCompleteWorkflow(events, luna);
     expect(events).toEqual(await serverLog(ctx, created.traceId));
@@ -106,9 +136,9 @@ describe('GET /pets/streams/:traceId (plain SSE)', () => {
     const byHeader = await get(streamUrl(ctx, created.traceId, created.streamToken), {
       'Last-Event-ID': '4',
     });
-    expect(eventsOf(await collect(byHeader.frames))).toEqual(all.slice(4));
+    expect(eventsOf(await untilEnd(byHeader.frames))).toEqual(all.slice(4));
     const byQuery = await get(`${streamUrl(ctx, created.traceId, created.streamToken)}&lastEventId=9`);
-    expect(eventsOf(await collect(byQuery.frames))).toEqual(all.slice(9));
+    expect(eventsOf(await untilEnd(byQuery.frames))).toEqual(all.slice(9));
   });
 
   test('a client cut off mid-workflow resumes with Last-Event-ID: together, every event once', async () => {
@@ -126,11 +156,11 @@ describe('GET /pets/streams/:traceId (plain SSE)', () => {
     first.destroy();
     feeding.resolve();
     const resumed = await get(url, { 'Last-Event-ID': before.at(-1)?.id ?? '' });
-    const after = await collect(resumed.frames);
+    const after = await untilEnd(resumed.frames);
 
     const events = eventsOf([...before, ...after]);
     expectCompleteWorkflow(events, buddy);
-    expect(events).toEqual(await serverLog(ctx, created.traceId));
+    expectExactlyOnceInOrder(events, await serverLog(ctx, created.traceId));
   });
 
   test('resuming from the finished event answers 204, so EventSource clients stop reconnecting', async () => {
@@ -186,12 +216,10 @@ describe('GET /pets/streams/:traceId (plain SSE)', () => {
     });
     const created = await ctx.client.pets.create.mutate(buddy);
     const res = await get(streamUrl(ctx, created.traceId, created.streamToken));
-    const frames: Frame[] = [];
-    for await (const frame of res.frames) {
-      frames.push(frame);
+    const frames = await untilEnd(res.frames, (frame) => {
       // The workflow waits for the feeding step: only heartbeats come now.
       if (frame.comments.includes('heartbeat')) feeding.resolve();
-    }
+    });
     expect(frames.some((f) => f.comments.includes('heartbeat') && f.data === undefined)).toBe(true);
     expectCompleteWorkflow(eventsOf(frames), buddy);
   });
@@ -206,7 +234,7 @@ describe('GET /pets/streams/:traceId (plain SSE)', () => {
     for await (const frame of res.frames) if (frame.id === '1') break;
     expect(storage.listenerCount()).toBe(baseline + 1);
     res.destroy();
-    await vi.waitFor(() => expect(storage.listenerCount()).toBe(baseline));
+    await vi.waitFor(() => expect(storage.listenerCount()).toBe(baseline), SETTLES);
     never.resolve();
   });
 });
@@ -222,7 +250,7 @@ describe('GET /trpc/petCreation.onUpdate (the tRPC subscription, as curl sees it
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('text/event-stream');
 
-    const frames = await collect(res.frames);
+    const frames = await untilEnd(res.frames);
     expect(frames[0]?.event).toBe('connected');
     expect(frames.at(-1)?.event).toBe('return');
     const data = frames.filter((f) => f.event === undefined && f.data !== undefined);

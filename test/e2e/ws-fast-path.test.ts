@@ -7,17 +7,20 @@
  */
 import http from 'node:http';
 
-import { describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 import WebSocket from 'ws';
 
 import { createDeferred } from '../../shared/deferred.js';
+import type { PetCreationEvent } from '../../shared/pet-creation.js';
 import { transformer } from '../../shared/transformer.js';
 import { createContextFactory } from '../../server/context.js';
 import { appRouter } from '../../server/router/app-router.js';
 import { attachWsServer } from '../../server/transport/ws-server.js';
-import { collect } from '../support/async.js';
+import { collect, END_AFTER_FINISHED_MS, SETTLES, within } from '../support/async.js';
+import { expectExactlyOnceInOrder } from '../support/exactly-once.js';
 import { gatedSteps } from '../support/gated-steps.js';
 import { buddy, max } from '../support/pets.js';
+import { deleteKeys, randomKeyPrefix, TEST_REDIS_URL } from '../support/redis.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const PATH = 'petCreation.onUpdate';
@@ -81,9 +84,17 @@ class TextSocket {
     }
   }
 
-  /** All frames of `id` up to and including its `stopped` frame. */
-  untilStopped(id: number | string): Promise<string[]> {
-    return this.framesOf(id, (frames) => frames.some(isStopped));
+  /**
+   * All frames of `id` up to and including its `stopped` frame, which must
+   * follow the finished event (or an error) at once.
+   */
+  async untilStopped(id: number | string): Promise<string[]> {
+    await this.framesOf(id, (frames) => frames.some((frame) => isStopped(frame) || isLast(frame)));
+    return within(
+      this.framesOf(id, (frames) => frames.some(isStopped)),
+      END_AFTER_FINISHED_MS,
+      `the stopped frame of subscription ${id}`,
+    );
   }
 
   close(): void {
@@ -95,6 +106,28 @@ const withoutResetTime = (frame: string) =>
   frame.replace(/("kind":"reset","data":null,"time":)"[^"]*"/, '$1"…"');
 
 const isStopped = (frame: string) => frame.includes('"result":{"type":"stopped"}');
+
+/** The finished event, or an error: only `stopped` may follow. */
+const isLast = (frame: string) => frame.includes('"kind":"finished"') || frame.includes('"error":');
+
+/** The events in a subscription's data frames, in order. */
+function eventsOf(frames: readonly string[]): PetCreationEvent[] {
+  return frames.flatMap((frame) => {
+    const { result } = JSON.parse(frame) as {
+      result?: { type: string; data?: Parameters<typeof transformer.deserialize>[0] };
+    };
+    if (result?.type !== 'data' || result.data === undefined) return [];
+    return [transformer.deserialize<{ data: PetCreationEvent }>(result.data).data];
+  });
+}
+
+const prefix = randomKeyPrefix();
+afterAll(() => deleteKeys(prefix));
+
+const backends = [
+  { backend: 'memory', env: {} },
+  { backend: 'redis', env: { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix } },
+] as const;
 
 type Endpoints = AsyncDisposable & {
   readonly fast: string;
@@ -142,6 +175,53 @@ async function endpoints(ctx: TestApp, maxSubscriptionsPerConnection = 100): Pro
 
 const shared = (ctx: TestApp) => ctx.app.services.backends.streamStorage;
 
+describe.each(backends)('WebSocket fast path resuming ($backend)', ({ env }) => {
+  test('resume with lastEventId: the same frames, starting after that event, each event once', async () => {
+    await using ctx = await startTestApp({ env });
+    await using ends = await endpoints(ctx);
+    const created = await ctx.client.pets.create.mutate(max);
+    const all = await collect(ctx.client.watchPetCreation(created.traceId, created.streamToken));
+    const { fast, plain } = await ends.open();
+    const input = { traceId: created.traceId, token: created.streamToken };
+    const after = all[3]?.eventId ?? '';
+    for (const socket of [fast, plain]) socket.subscribe(7, input, { lastEventId: after });
+    const frames = await fast.untilStopped(7);
+    expect(frames).toEqual(await plain.untilStopped(7));
+    expect(frames).toHaveLength(all.length - 4 + 2);
+    expect(frames[1]).toContain(`"id":"${all[4]?.eventId}"`);
+    expectExactlyOnceInOrder(eventsOf(frames), all, { after });
+  });
+
+  test('a connection cut mid-workflow, resumed on a new one: together, every event once, with and without the fast path', async () => {
+    const feeding = createDeferred<void>();
+    await using ctx = await startTestApp({ env, steps: gatedSteps('FeedingReminder', feeding.promise) });
+    await using ends = await endpoints(ctx);
+    const created = await ctx.client.pets.create.mutate(buddy);
+    const input = { traceId: created.traceId, token: created.streamToken };
+    const before = await ends.open();
+    for (const socket of [before.fast, before.plain]) socket.subscribe(1, input);
+    // Started and the first three events, then the connections are gone.
+    const cut = await Promise.all(
+      [before.fast, before.plain].map((socket) => socket.framesOf(1, (frames) => frames.length >= 4)),
+    );
+    before.fast.close();
+    before.plain.close();
+    const seen = cut.map((frames) => eventsOf(frames));
+    const after = await ends.open();
+    [after.fast, after.plain].forEach((socket, i) =>
+      socket.subscribe(1, input, { lastEventId: seen[i]?.at(-1)?.eventId }),
+    );
+    feeding.resolve();
+    const resumed = await Promise.all([after.fast.untilStopped(1), after.plain.untilStopped(1)]);
+    const stored = await collect(ctx.app.services.streams.petCreation.subscribe(created.traceId));
+    for (const [i, frames] of resumed.entries()) {
+      expectExactlyOnceInOrder([...(seen[i] ?? []), ...eventsOf(frames)], stored, {
+        label: i === 0 ? 'fast path' : 'tRPC adapter',
+      });
+    }
+  });
+});
+
 describe('WebSocket fast path for petCreation.onUpdate', () => {
   test('a finished workflow: the same frames, byte for byte, with and without the fast path', async () => {
     await using ctx = await startTestApp();
@@ -168,20 +248,6 @@ describe('WebSocket fast path for petCreation.onUpdate', () => {
       return transformer.deserialize<{ id: string; data: unknown }>(parsed.result.data);
     });
     expect(delivered.map((item) => item.data)).toEqual(all);
-  });
-
-  test('resume with lastEventId: the same frames, starting after that event', async () => {
-    await using ctx = await startTestApp();
-    await using ends = await endpoints(ctx);
-    const created = await ctx.client.pets.create.mutate(max);
-    const all = await collect(ctx.client.watchPetCreation(created.traceId, created.streamToken));
-    const { fast, plain } = await ends.open();
-    const input = { traceId: created.traceId, token: created.streamToken };
-    for (const socket of [fast, plain]) socket.subscribe(7, input, { lastEventId: '4' });
-    const frames = await fast.untilStopped(7);
-    expect(frames).toEqual(await plain.untilStopped(7));
-    expect(frames).toHaveLength(all.length - 4 + 2);
-    expect(frames[1]).toContain('"id":"5"');
   });
 
   test('resume after trimmed history: the same reset event first, then what is kept', async () => {
@@ -225,7 +291,7 @@ describe('WebSocket fast path for petCreation.onUpdate', () => {
     expect(frames).toEqual(await first.plain.untilStopped(1));
     expect(await second.fast.untilStopped(1)).toEqual(frames);
     expect(await second.plain.untilStopped(1)).toEqual(frames);
-    await expect.poll(() => shared(ctx).listenerCount()).toBe(listenersBefore);
+    await expect.poll(() => shared(ctx).listenerCount(), SETTLES).toBe(listenersBefore);
   });
 
   test('subscription.stop: stopped at once, nothing more for that id, the slot is free again', async () => {

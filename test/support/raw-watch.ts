@@ -14,12 +14,21 @@ import { transformer } from '../../shared/transformer.js';
 import { createContextFactory } from '../../server/context.js';
 import { appRouter } from '../../server/router/app-router.js';
 import { attachWsServer } from '../../server/transport/ws-server.js';
+import { END_AFTER_FINISHED_MS } from './async.js';
 import type { TestApp } from './test-app.js';
 
 export const TRANSPORTS = ['ws-fast-path', 'ws', 'trpc-sse', 'sse'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 
-/** How a watch ended. */
+/** What a server serves by itself, without a second endpoint: its WebSocket (fast path on), tRPC's SSE, plain SSE. */
+export const SERVER_TRANSPORTS = ['ws-fast-path', 'trpc-sse', 'sse'] as const;
+export type ServerTransport = (typeof SERVER_TRANSPORTS)[number];
+
+/**
+ * How a watch ended. `CLOSED` is the connection going away without the
+ * subscription's own end; `NOT_ENDED`, a finished event the server did not
+ * follow with the end within END_AFTER_FINISHED_MS.
+ */
 export type WatchEnd =
   | { readonly kind: 'completed' }
   | { readonly kind: 'error'; readonly code: string; readonly message: string }
@@ -80,13 +89,9 @@ export async function watchEndpoints(ctx: TestApp): Promise<WatchEndpoints> {
   return {
     open: async (transport, request) => {
       const watch =
-        transport === 'ws-fast-path'
-          ? await wsWatch(ctx.wsUrl, request)
-          : transport === 'ws'
-            ? await wsWatch(plainWsUrl, request)
-            : transport === 'trpc-sse'
-              ? await trpcSseWatch(ctx.url, request)
-              : await sseWatch(ctx.url, request);
+        transport === 'ws'
+          ? await wsWatch(plainWsUrl, request)
+          : await openRawWatch(ctx.url, transport, request);
       watches.push(watch);
       return watch;
     },
@@ -98,19 +103,57 @@ export async function watchEndpoints(ctx: TestApp): Promise<WatchEndpoints> {
   };
 }
 
+/** A watch of the server at `baseUrl` (`http://host:port`) on one of its own transports. */
+export function openRawWatch(
+  baseUrl: string,
+  transport: ServerTransport,
+  request: WatchRequest,
+): Promise<OpenWatch> {
+  switch (transport) {
+    case 'ws-fast-path':
+      return wsWatch(`${baseUrl.replace(/^http/, 'ws')}/trpc`, request);
+    case 'trpc-sse':
+      return trpcSseWatch(baseUrl, request);
+    case 'sse':
+      return sseWatch(baseUrl, request);
+  }
+}
+
 /** Collects events and the end as they come, for every transport alike. */
 class Collector {
   readonly events: PetCreationEvent[] = [];
   readonly raw: string[] = [];
   #end: WatchEnd | null = null;
+  #endDue: NodeJS.Timeout | undefined;
   readonly #waiters = new Set<() => void>();
 
-  event(event: PetCreationEvent): void {
+  /** One event, and the id its frame or block carries (what a client resumes from): they must agree. */
+  event(event: PetCreationEvent, id: unknown): void {
+    if (id !== event.eventId) {
+      this.finish({
+        kind: 'error',
+        code: 'ID_MISMATCH',
+        message: `event ${event.eventId} was sent with id ${String(id)}`,
+      });
+    }
     this.events.push(event);
+    // Nothing follows the finished event but the end, at once.
+    if (event.kind === 'finished' && this.#end === null) {
+      this.#endDue ??= setTimeout(
+        () =>
+          this.finish({
+            kind: 'error',
+            code: 'NOT_ENDED',
+            message: `no end within ${END_AFTER_FINISHED_MS} ms of the finished event`,
+          }),
+        END_AFTER_FINISHED_MS,
+      );
+    }
     this.#wake();
   }
 
   finish(end: WatchEnd): void {
+    clearTimeout(this.#endDue);
     this.#end ??= end;
     this.#wake();
   }
@@ -149,7 +192,7 @@ type Serialized = Parameters<typeof transformer.deserialize>[0];
 
 type WsFrame = {
   readonly id?: unknown;
-  readonly result?: { readonly type: string; readonly data?: Serialized };
+  readonly result?: { readonly type: string; readonly data?: Serialized; readonly id?: unknown };
   readonly error?: Serialized;
 };
 
@@ -177,12 +220,17 @@ async function wsWatch(url: string, request: WatchRequest): Promise<OpenWatch> {
     } else if (frame.result?.type === 'started') {
       started = true;
     } else if (frame.result?.type === 'data' && frame.result.data !== undefined) {
-      collector.event(transformer.deserialize<{ data: PetCreationEvent }>(frame.result.data).data);
+      collector.event(
+        transformer.deserialize<{ data: PetCreationEvent }>(frame.result.data).data,
+        frame.result.id,
+      );
     } else if (frame.result?.type === 'stopped') {
       collector.finish(failed ?? { kind: 'completed' });
     }
   });
-  socket.once('close', () => collector.finish({ kind: 'error', code: 'CLOSED', message: 'socket closed' }));
+  socket.once('close', (code: number) =>
+    collector.finish({ kind: 'error', code: 'CLOSED', message: `socket closed (${code})` }),
+  );
   socket.send(
     JSON.stringify({
       id: REQUEST_ID,
@@ -278,7 +326,10 @@ async function trpcSseWatch(baseUrl: string, request: WatchRequest): Promise<Ope
     } else if (block.event === 'return') {
       collector.finish({ kind: 'completed' });
     } else if (block.event === undefined && block.data !== undefined) {
-      collector.event(transformer.deserialize<PetCreationEvent>(JSON.parse(block.data) as Serialized));
+      collector.event(
+        transformer.deserialize<PetCreationEvent>(JSON.parse(block.data) as Serialized),
+        block.id,
+      );
     }
   });
   void reading.then(() => collector.finish({ kind: 'error', code: 'CLOSED', message: 'response ended' }));
@@ -310,7 +361,7 @@ async function sseWatch(baseUrl: string, request: WatchRequest): Promise<OpenWat
   } else {
     const reading = readBlocks(response.res, (block, text) => {
       collector.raw.push(text);
-      if (block.data !== undefined) collector.event(JSON.parse(block.data) as PetCreationEvent);
+      if (block.data !== undefined) collector.event(JSON.parse(block.data) as PetCreationEvent, block.id);
     });
     void reading.then(() => collector.finish({ kind: 'completed' }));
   }
@@ -321,4 +372,54 @@ async function sseWatch(baseUrl: string, request: WatchRequest): Promise<OpenWat
     received: (count) => collector.received(count),
     close: response.close,
   };
+}
+
+/** A watcher that resumed after every cut: all that its connections got, one after the other. */
+export type ResumedWatch = {
+  readonly events: PetCreationEvent[];
+  /** Connections it opened (attempts refused while opening included). */
+  readonly connections: number;
+  /** How its last connection ended. */
+  readonly end: WatchEnd;
+};
+
+/**
+ * Watches until the finished event, as a client that keeps no state but the
+ * last event id would: whenever a connection ends before that event (cut by
+ * the server, or closed by `onEvent`), or cannot be opened, it opens a new
+ * one with the last event id it saw. Nothing is deduplicated, so an event
+ * the server sends twice across connections is there twice. An error the
+ * server answers (not a lost connection) ends it.
+ */
+export async function resumingWatch(
+  open: (lastEventId: string | undefined) => Promise<OpenWatch>,
+  onEvent: (event: PetCreationEvent, watch: OpenWatch) => void = () => {},
+  maxConnections = 200,
+): Promise<ResumedWatch> {
+  const events: PetCreationEvent[] = [];
+  for (let connections = 1; connections <= maxConnections; connections += 1) {
+    let watch: OpenWatch;
+    try {
+      watch = await open(events.at(-1)?.eventId);
+    } catch {
+      continue;
+    }
+    for (let seen = 0; ; seen += 1) {
+      try {
+        await watch.received(seen + 1);
+      } catch {
+        break;
+      }
+      const event = watch.events[seen];
+      if (event === undefined) break;
+      events.push(event);
+      onEvent(event, watch);
+    }
+    const { end } = await watch.ended;
+    const refused = end.kind === 'error' && end.code !== 'CLOSED';
+    if (events.at(-1)?.kind === 'finished' || refused || end.kind === 'no-content') {
+      return { events, connections, end };
+    }
+  }
+  throw new Error(`no finished event after ${maxConnections} connections`);
 }

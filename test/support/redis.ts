@@ -9,6 +9,8 @@ import { Redis } from 'ioredis';
 import { createLogger, type Logger } from '../../server/log.js';
 import { RedisConnections } from '../../server/redis/connections.js';
 import { RedisKeys } from '../../server/redis/keys.js';
+import { RedisStreamStorage } from '../../server/streams/redis-stream-storage.js';
+import type { StoredEvent } from '../../server/streams/stream-storage.js';
 
 export const TEST_REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -80,4 +82,24 @@ export function redisFixture(prefix = randomKeyPrefix()) {
       await deleteKeys(prefix);
     },
   };
+}
+
+/** A group's log as stored under `prefix`, read straight from Redis (not through any server). */
+export async function storedEvents(prefix: string, stream: string, groupId: string): Promise<StoredEvent[]> {
+  const fixture = redisFixture(prefix);
+  const connections = fixture.connect();
+  const storage = new RedisStreamStorage({
+    client: connections.commands,
+    reader: connections.streamReader,
+    keys: fixture.keys,
+    historyLimit: 1_000_000,
+    retentionMs: 60_000,
+    log: silentLogger(),
+  });
+  try {
+    return [...(await storage.readAfter(stream, groupId, null)).events];
+  } finally {
+    await storage.close();
+    await fixture.disconnect();
+  }
 }

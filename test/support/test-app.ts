@@ -12,6 +12,8 @@ export type TestApp = AsyncDisposable & {
   readonly url: string;
   readonly wsUrl: string;
   readonly logs: LogLine[];
+  /** Resolves with the first log line (past or future) that `match` accepts. */
+  readonly waitForLog: (match: (line: LogLine) => boolean) => Promise<LogLine>;
   /** Another client of the same server (WebSocket unless `transport: 'sse'`). */
   readonly newClient: (options?: Partial<PetClientOptions>) => PetClient;
 };
@@ -25,7 +27,7 @@ export const NodeEventSource: typeof globalThis.EventSource = EventSource;
 export async function startTestApp(
   options: { readonly env?: Record<string, string> } & ServiceOverrides = {},
 ): Promise<TestApp> {
-  const { log, lines } = captureLogger();
+  const { log, lines, waitForLine } = captureLogger();
   const app = createApp(testConfig(options.env), log, options);
   const { port } = await app.listen();
   const url = `http://127.0.0.1:${port}`;
@@ -49,6 +51,7 @@ export async function startTestApp(
     url,
     wsUrl: `ws://127.0.0.1:${port}/trpc`,
     logs: lines,
+    waitForLog: waitForLine,
     newClient,
     async [Symbol.asyncDispose]() {
       await Promise.all(clients.map((c) => c.close()));

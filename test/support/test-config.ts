@@ -1,5 +1,6 @@
 import { loadConfig, type Config } from '../../server/config.js';
 import { createLogger, type Logger } from '../../server/log.js';
+import { createDeferred, type Deferred } from '../../shared/deferred.js';
 
 /** Configuration for tests: zero delays, port 0, fixed token secret, no model. */
 export function testConfig(env: Record<string, string> = {}): Config {
@@ -23,12 +24,38 @@ export type LogLine = {
   readonly step?: string;
 } & Record<string, unknown>;
 
-/** A logger whose lines are kept, parsed, for assertions. */
-export function captureLogger(): { readonly log: Logger; readonly lines: LogLine[] } {
+/** A logger whose lines are kept, parsed, for assertions; `waitForLine` awaits one. */
+export function captureLogger(): {
+  readonly log: Logger;
+  readonly lines: LogLine[];
+  /** Resolves with the first line (past or future) that `match` accepts. */
+  readonly waitForLine: (match: (line: LogLine) => boolean) => Promise<LogLine>;
+} {
   const lines: LogLine[] = [];
+  const waiters = new Set<{
+    readonly match: (line: LogLine) => boolean;
+    readonly found: Deferred<LogLine>;
+  }>();
   const log = createLogger({
     level: 'debug',
-    destination: { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) },
+    destination: {
+      write: (text: string) => {
+        const line = JSON.parse(text) as LogLine;
+        lines.push(line);
+        for (const waiter of waiters) {
+          if (!waiter.match(line)) continue;
+          waiters.delete(waiter);
+          waiter.found.resolve(line);
+        }
+      },
+    },
   });
-  return { log, lines };
+  const waitForLine = (match: (line: LogLine) => boolean): Promise<LogLine> => {
+    const seen = lines.find(match);
+    if (seen) return Promise.resolve(seen);
+    const found = createDeferred<LogLine>();
+    waiters.add({ match, found });
+    return found.promise;
+  };
+  return { log, lines, waitForLine };
 }
