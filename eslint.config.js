@@ -61,6 +61,41 @@ export default tseslint.config(
     },
   },
   {
+    // The engine never knows the application built on it: one door, the application imports the engine.
+    files: ['server/engine/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/app/**', '**/server/app/**'],
+              message:
+                'The engine imports nothing from the application (server/app); the application imports the engine.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // An application reaches the engine through its public entry only.
+    files: ['server/app/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/engine/*', '!**/engine/index.js'],
+              message: 'Import the engine through server/engine/index.js, its public entry.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['client/demo.ts', 'scripts/**/*.ts', 'test/**/*.ts'],
     rules: { 'no-console': 'off', 'no-restricted-imports': 'off' },
   },

@@ -6,12 +6,12 @@
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   mutate: [
-    'server/security/stream-tokens.ts',
-    'server/streams/memory-stream-storage.ts',
-    'server/streams/redis-stream-storage.ts',
-    'server/streams/group-fan-out.ts',
-    'server/streams/define-stream.ts',
-    'server/streams/subscription-queue.ts',
+    'server/engine/security/stream-tokens.ts',
+    'server/engine/streams/memory-storage.ts',
+    'server/engine/streams/redis-storage.ts',
+    'server/engine/subscriptions/fan-out.ts',
+    'server/engine/streams/define-stream.ts',
+    'server/engine/subscriptions/subscription-queue.ts',
     'shared/pet.ts',
     'shared/human-text.ts',
   ],

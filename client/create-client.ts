@@ -14,10 +14,23 @@ import {
   type TRPCLink,
 } from '@trpc/client';
 
-import type { AppRouter } from '../server/router/app-router.js';
+import type { AppRouter } from '../server/app/pet-shelter/app-router.js';
+import type { ShelterWorkflowStreams } from '../server/app/pet-shelter/workflow-streams.js';
+import type { StreamEventOf } from '../server/engine/index.js';
 import { transformer } from '../shared/transformer.js';
 import { backoffWithJitter } from './backoff.js';
-import { PetCreationWatch, type WatchOptions } from './watch-pet-creation.js';
+import { PetCreationWatch } from './watch-pet-creation.js';
+import { WorkflowWatch, type WatchOptions, type WatchTransport } from './workflow-watch.js';
+
+/** The workflow kinds a client can watch. */
+export type WorkflowKind = Extract<keyof ShelterWorkflowStreams, string>;
+/** The stream names of one kind. */
+export type StreamName<K extends WorkflowKind> = keyof ShelterWorkflowStreams[K] & string;
+/** An event of kind `K` on one of the streams `S`: a union discriminated by `stream`. */
+export type WorkflowEvent<K extends WorkflowKind, S extends StreamName<K> = StreamName<K>> = StreamEventOf<
+  ShelterWorkflowStreams[K],
+  S
+>;
 
 export const TRANSPORTS = ['ws', 'sse'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
@@ -87,6 +100,8 @@ export function createPetClient(options: PetClientOptions) {
     ],
   });
 
+  const reconnection = { restartOnDrop: transport === 'sse', retryDelayMs, closed: closed.signal };
+
   return {
     /** The whole typed tRPC client. */
     trpc,
@@ -100,16 +115,39 @@ export function createPetClient(options: PetClientOptions) {
      */
     watchPetCreation: (traceId: string, token: string, watch: WatchOptions = {}) =>
       new PetCreationWatch(
-        {
-          subscribe: trpc.petCreation.onUpdate.subscribe,
-          restartOnDrop: transport === 'sse',
-          retryDelayMs,
-          closed: closed.signal,
-        },
+        { subscribe: trpc.petCreation.onUpdate.subscribe, ...reconnection },
         traceId,
         token,
         watch,
       ),
+    /**
+     * Any workflow's events, typed by its kind and the streams asked for
+     * (all of the kind's when absent), in the workflow's log order with one
+     * cursor across streams; reconnects and resumes like `watchPetCreation`.
+     * Only a token of that kind opens it (`workflows.onUpdate`).
+     *
+     * @example
+     * for await (const event of client.watch('petCreation', traceId, token, { streams: ['petProfile'] }))
+     *   if (event.stream === 'petProfile') console.log(event.data?.field);
+     */
+    watch: <K extends WorkflowKind, S extends StreamName<K> = StreamName<K>>(
+      kind: K,
+      traceId: string,
+      token: string,
+      watch: WatchOptions & { readonly streams?: readonly S[] } = {},
+    ): WorkflowWatch<WorkflowEvent<K, S>> => {
+      const { streams, ...options } = watch;
+      const subscribe: WatchTransport<WorkflowEvent<K, S>>['subscribe'] = (input, callbacks) =>
+        trpc.workflows.onUpdate.subscribe(
+          { ...input, kind, ...(streams ? { streams: [...streams] } : {}) },
+          {
+            ...callbacks,
+            // The server checked that the token is of kind K and sends only the streams S.
+            onData: (tracked) => callbacks.onData({ data: tracked.data as WorkflowEvent<K, S> }),
+          },
+        );
+      return new WorkflowWatch({ subscribe, ...reconnection }, traceId, token, options);
+    },
     /** Ends every watch and closes the WebSocket, if any. */
     close: async (): Promise<void> => {
       closed.abort();
@@ -145,6 +183,7 @@ function validate(options: PetClientOptions): { readonly base: string; readonly 
 
 export { backoffWithJitter } from './backoff.js';
 export { PetCreationWatch } from './watch-pet-creation.js';
-export type { WatchOptions, WatchState, WatchStateChange } from './watch-pet-creation.js';
+export { WorkflowWatch } from './workflow-watch.js';
+export type { WatchOptions, WatchState, WatchStateChange } from './workflow-watch.js';
 export { WatchError, type WatchErrorCode } from './watch-error.js';
 export type { AppRouter };

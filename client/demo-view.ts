@@ -3,7 +3,7 @@ import picocolors from 'picocolors';
 
 import type { Pet } from '../shared/pet.js';
 import type { PetCreationEvent, PetCreationStage } from '../shared/pet-creation.js';
-import type { WatchStateChange } from './watch-pet-creation.js';
+import type { WatchStateChange } from './workflow-watch.js';
 
 export type CreatedWorkflow = { readonly pet: Pet; readonly traceId: string; readonly streamToken: string };
 

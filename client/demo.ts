@@ -10,7 +10,7 @@ import { TRPCClientError } from '@trpc/client';
 import { EventSource } from 'eventsource';
 import WebSocket from 'ws';
 
-import type { AppRouter } from '../server/router/app-router.js';
+import type { AppRouter } from '../server/app/pet-shelter/app-router.js';
 import { createDeferred } from '../shared/deferred.js';
 import { createPetClient, WatchError, type PetClient } from './create-client.js';
 import { demoOptions, DEMO_USAGE, UsageError, type DemoOptions } from './demo-options.js';

@@ -3,10 +3,8 @@
  * shutdown on SIGINT/SIGTERM that ends the process in bounded time, whatever
  * the steps, the clients or the log's reader do. Nothing else lives here.
  */
-import { createApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
-import { createLogger } from './log.js';
-import { LogSink } from './log-sink.js';
+import { shelter } from './app/pet-shelter/application.js';
+import { ConfigError, createLogger, createServer, loadConfig, LogSink } from './engine/index.js';
 
 /** The process ends at the latest this long after SHUTDOWN_TIMEOUT_MS, shut down cleanly or not. */
 const EXIT_MARGIN_MS = 2000;
@@ -26,7 +24,7 @@ try {
 
 const sink = new LogSink(process.stdout, { maxBufferedBytes: config.logMaxBufferedBytes });
 const log = createLogger({ level: config.logLevel, destination: sink });
-const app = createApp(config, log);
+const app = createServer(config, log, shelter);
 const { host, port } = await app.listen();
 log.info(
   `Pet shelter streams on http://${host}:${port} (tRPC at /trpc, WebSocket at ws://${host}:${port}/trpc)`,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { PROFILE_FIELDS } from './pet.js';
 import type { StreamEvent } from './stream-event.js';
 
 /** The workflow steps that report progress into the `petCreation` stream. */
@@ -30,3 +31,17 @@ export const PetCreationItem = {
   finished: 'workflow',
   stepFailed: (step: string) => `failed_${step}`,
 } as const;
+
+/**
+ * Data of one `petProfile` stream item (one item per profile field): the
+ * profile as it is written. While the model writes the bio, `draft` is true
+ * and `value` is the text so far; each field ends with `draft: false` and
+ * its whole value, from the model or, when it failed, from the fallback.
+ */
+export const PetProfileDataSchema = z.strictObject({
+  field: z.enum(PROFILE_FIELDS),
+  value: z.union([z.string().max(4000), z.array(z.string().max(50)).max(10)]),
+  draft: z.boolean(),
+  source: z.enum(['model', 'fallback']),
+});
+export type PetProfileData = z.infer<typeof PetProfileDataSchema>;

@@ -5,7 +5,8 @@ import { humanText } from './human-text.js';
 export const SpeciesSchema = z.enum(['dog', 'cat', 'bird', 'other']);
 export type Species = z.infer<typeof SpeciesSchema>;
 
-export const PetStatusSchema = z.enum(['new', 'in_quarantine', 'healthy', 'ill']);
+/** `adopted` once an adoption application for it is approved (server/app/pet-shelter/adoptions). */
+export const PetStatusSchema = z.enum(['new', 'in_quarantine', 'healthy', 'ill', 'adopted']);
 export type PetStatus = z.infer<typeof PetStatusSchema>;
 
 export const PET_LIMITS = {

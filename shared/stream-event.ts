@@ -11,11 +11,16 @@ import { z } from 'zod';
 export const StreamEventKindSchema = z.enum(['set', 'delete', 'finished', 'reset']);
 export type StreamEventKind = z.infer<typeof StreamEventKindSchema>;
 
-/** The envelope of every event of every stream, as stored and as delivered. */
-export type StreamEvent<TData> = {
-  /** Ordered within the group; pass it back as `lastEventId` to resume. */
+/**
+ * The envelope of every event of every stream, as stored and as delivered.
+ * A workflow's streams share one ordered log: event ids are monotonic per
+ * workflow (the group), whichever stream an event belongs to.
+ */
+export type StreamEvent<TData, TStream extends string = string> = {
+  /** Ordered within the workflow's log; pass it back as `lastEventId` to resume. */
   readonly eventId: string;
-  readonly stream: string;
+  /** The stream it belongs to: a union of these is discriminated by it. */
+  readonly stream: TStream;
   readonly groupId: string;
   readonly itemId: string;
   readonly kind: StreamEventKind;

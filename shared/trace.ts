@@ -125,23 +125,32 @@ export const TracePageSchema = z.object({
 });
 export type TracePage = z.infer<typeof TracePageSchema>;
 
-/** Folds a trace's step entries into one run per attempt. */
+/**
+ * Folds a trace's step entries into one run per attempt. An attempt stopped
+ * by its instance's shutdown is not counted, so the attempt that follows it
+ * (on another instance, say) has the same number: a start after a finished
+ * run of the same number is a new run.
+ */
 export function stepRunsOf(entries: readonly TraceEntry[]): StepRun[] {
-  const runs = new Map<string, StepRun>();
+  const runs: StepRun[] = [];
+  /** The run each step attempt's next `step_finished` closes. */
+  const open = new Map<string, number>();
   for (const entry of entries) {
     if (entry.kind === 'step_started') {
-      runs.set(`${entry.step}\u0000${entry.attempt}`, {
-        step: entry.step,
-        attempt: entry.attempt,
-        status: 'running',
-        start: entry.at,
-        end: null,
-        durationMs: null,
-        error: null,
-      });
+      const index =
+        runs.push({
+          step: entry.step,
+          attempt: entry.attempt,
+          status: 'running',
+          start: entry.at,
+          end: null,
+          durationMs: null,
+          error: null,
+        }) - 1;
+      open.set(`${entry.step}\u0000${entry.attempt}`, index);
     } else if (entry.kind === 'step_finished') {
-      // Set again so a run whose start entry was dropped still shows.
-      runs.set(`${entry.step}\u0000${entry.attempt}`, {
+      const key = `${entry.step}\u0000${entry.attempt}`;
+      const run: StepRun = {
         step: entry.step,
         attempt: entry.attempt,
         status: entry.status,
@@ -149,8 +158,13 @@ export function stepRunsOf(entries: readonly TraceEntry[]): StepRun[] {
         end: entry.end,
         durationMs: entry.durationMs,
         error: entry.error,
-      });
+      };
+      const index = open.get(key);
+      open.delete(key);
+      // A run whose start entry was dropped still shows.
+      if (index === undefined) runs.push(run);
+      else runs[index] = run;
     }
   }
-  return [...runs.values()];
+  return runs;
 }

@@ -1,15 +1,31 @@
-/** A workflow this browser created: its stream token lets it read the stream and the trace. */
+import type { WorkflowKind } from '../client/create-client.js';
+
+/** The kinds this page can show, with their names for people. */
+export const KIND_LABELS: Readonly<Record<WorkflowKind, string>> = {
+  petCreation: 'Pet creation',
+  adoption: 'Adoption',
+};
+
+export function isWorkflowKind(value: unknown): value is WorkflowKind {
+  return typeof value === 'string' && Object.hasOwn(KIND_LABELS, value);
+}
+
+/** A workflow this browser started: its stream token lets it read the streams and the trace. */
 export type KnownWorkflow = {
+  readonly kind: WorkflowKind;
   readonly traceId: string;
   readonly token: string;
+  /** The pet it is about. */
   readonly petId: string;
   readonly name: string;
+  /** For an adoption: the application it decides. */
+  readonly applicationId?: string;
 };
 
 const KEY = 'pet-workbench.workflows';
 const MAX = 100;
 
-/** Remembers the workflows created here (in localStorage when it is available). */
+/** Remembers the workflows started here (in localStorage when it is available). */
 export class KnownWorkflows {
   readonly #storage: Storage | null;
   readonly #byTrace = new Map<string, KnownWorkflow>();
@@ -40,15 +56,28 @@ export class KnownWorkflows {
   #load(): KnownWorkflow[] {
     try {
       const parsed: unknown = JSON.parse(this.#storage?.getItem(KEY) ?? '[]');
-      return Array.isArray(parsed) ? parsed.filter(isKnownWorkflow) : [];
+      return Array.isArray(parsed) ? parsed.flatMap(toKnownWorkflow) : [];
     } catch {
       return [];
     }
   }
 }
 
-function isKnownWorkflow(value: unknown): value is KnownWorkflow {
-  if (typeof value !== 'object' || value === null) return false;
+/** A stored entry, or none when it is not one; entries saved before kinds existed are pet creations. */
+function toKnownWorkflow(value: unknown): KnownWorkflow[] {
+  if (typeof value !== 'object' || value === null) return [];
   const record = value as Record<string, unknown>;
-  return ['traceId', 'token', 'petId', 'name'].every((key) => typeof record[key] === 'string');
+  const { traceId, token, petId, name, applicationId } = record;
+  const kind = record['kind'] ?? 'petCreation';
+  if (
+    !isWorkflowKind(kind) ||
+    typeof traceId !== 'string' ||
+    typeof token !== 'string' ||
+    typeof petId !== 'string' ||
+    typeof name !== 'string'
+  )
+    return [];
+  return [
+    { kind, traceId, token, petId, name, ...(typeof applicationId === 'string' ? { applicationId } : {}) },
+  ];
 }

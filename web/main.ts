@@ -1,7 +1,8 @@
 /**
- * The web workbench: create a pet, watch its workflow stream live, its trace
- * and the service's stream analytics. It talks to the server only through
- * the typed client (WebSocket for subscriptions, HTTP for the rest).
+ * The web workbench: create a pet, apply to adopt a healthy one, watch any
+ * workflow's streams live, its trace and the service's stream analytics.
+ * It talks to the server only through the typed client (WebSocket for
+ * subscriptions, HTTP for the rest).
  */
 import './zod-config.js';
 
@@ -30,6 +31,18 @@ const view = new WorkflowView(client, {
     connection.dataset['state'] = state;
   },
   onFinished: () => void refresh(),
+  onAdoption: (submitted) => {
+    const workflow: KnownWorkflow = {
+      kind: 'adoption',
+      traceId: submitted.traceId,
+      token: submitted.streamToken,
+      petId: submitted.application.petId,
+      name: submitted.application.petName,
+      applicationId: submitted.application.id,
+    };
+    known.add(workflow);
+    select(workflow);
+  },
 });
 
 const singleColumn = window.matchMedia('(max-width: 52rem)');
@@ -42,7 +55,8 @@ const select = (workflow: KnownWorkflow) => {
 };
 
 mountCreateForm(client, (created) => {
-  const workflow = {
+  const workflow: KnownWorkflow = {
+    kind: 'petCreation',
     traceId: created.traceId,
     token: created.streamToken,
     petId: created.pet.id,

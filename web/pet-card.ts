@@ -1,8 +1,8 @@
 import type { Pet } from '../shared/pet.js';
 import { formatTime, h } from './dom.js';
 
-/** The pet as the workflow left it: status, feeding notes and the adopter profile. */
-export function petCard(pet: Pet): HTMLElement {
+/** The pet as the workflow left it: status, feeding notes and the adopter profile; then `extra`, if any. */
+export function petCard(pet: Pet, extra: Node | null = null): HTMLElement {
   const facts: [string, string | undefined][] = [
     ['Species', pet.species],
     ['Age', `${pet.ageMonths} months`],
@@ -42,5 +42,6 @@ export function petCard(pet: Pet): HTMLElement {
           h('p', {}, h('strong', {}, 'For adopters: '), pet.profile.adopterHints),
         )
       : null,
+    extra,
   );
 }

@@ -105,7 +105,14 @@ function describe(entry: TraceEntry): string {
   }
 }
 
+/** What a stream write says, whichever kind's stream it is: a message, an audit detail, a profile field. */
 function messageOf(data: unknown): string {
-  if (typeof data !== 'object' || data === null || !('message' in data)) return '';
-  return typeof data.message === 'string' ? `: ${data.message}` : '';
+  if (typeof data !== 'object' || data === null) return '';
+  for (const key of ['message', 'detail', 'field'] as const) {
+    if (key in data) {
+      const value: unknown = (data as Record<typeof key, unknown>)[key];
+      if (typeof value === 'string') return `: ${value}`;
+    }
+  }
+  return '';
 }

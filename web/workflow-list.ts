@@ -1,7 +1,7 @@
 import type { Pet } from '../shared/pet.js';
 import type { TraceSummary } from '../shared/trace.js';
 import { byId, formatTime, h } from './dom.js';
-import type { KnownWorkflow, KnownWorkflows } from './known-workflows.js';
+import { isWorkflowKind, KIND_LABELS, type KnownWorkflow, type KnownWorkflows } from './known-workflows.js';
 
 export type WorkflowListInput = {
   readonly traces: readonly TraceSummary[];
@@ -11,7 +11,7 @@ export type WorkflowListInput = {
   readonly onSelect: (workflow: KnownWorkflow) => void;
 };
 
-/** Every kept workflow, newest first; those created here can be opened. */
+/** Every kept workflow of every kind, newest first; those started here can be opened. */
 export function renderWorkflowList(input: WorkflowListInput): void {
   const pets = new Map(input.pets.map((pet) => [pet.id, pet]));
   const list = byId('workflows');
@@ -24,16 +24,22 @@ export function renderWorkflowList(input: WorkflowListInput): void {
       const known = input.known.get(trace.traceId);
       const pet = known ? pets.get(known.petId) : undefined;
       const status = trace.status === 'running' ? 'running' : trace.failedSteps > 0 ? 'failed' : 'finished';
+      // The trace names the kind once the workflow registers; until then, what this browser knows.
+      const kind = trace.flow ?? known?.kind ?? null;
       const button = h(
         'button',
         {
           type: 'button',
           class: 'workflow',
           'data-trace-id': trace.traceId,
+          'data-kind': kind ?? undefined,
           'aria-current': trace.traceId === input.selected ? 'true' : undefined,
           disabled: !known,
         },
         h('span', { class: 'workflow-name' }, trace.subject ?? known?.name ?? 'Unnamed workflow'),
+        kind
+          ? h('span', { class: 'badge badge-kind' }, isWorkflowKind(kind) ? KIND_LABELS[kind] : kind)
+          : null,
         h('span', { class: `badge badge-${status}` }, status),
         pet ? h('span', { class: 'badge badge-pet' }, pet.status.replace('_', ' ')) : null,
         h('time', { datetime: trace.startedAt }, formatTime(trace.startedAt)),

@@ -1,43 +1,47 @@
-import { WatchError, type PetClient, type WatchState } from '../client/create-client.js';
-import type { PetCreationEvent, PetCreationStage } from '../shared/pet-creation.js';
-import { byId, formatTime, h } from './dom.js';
+import {
+  WatchError,
+  type PetClient,
+  type WatchState,
+  type WorkflowEvent,
+  type WorkflowKind,
+} from '../client/create-client.js';
+import { AdoptionView } from './adoption-view.js';
+import type { Submitted } from './adopt-form.js';
+import { byId } from './dom.js';
+import type { KindViews } from './kind-view.js';
 import type { KnownWorkflow } from './known-workflows.js';
-import { petCard } from './pet-card.js';
+import { PetCreationView } from './pet-creation-view.js';
 import { TraceView } from './trace-view.js';
-
-type StepStage = Exclude<PetCreationStage, 'finished'>;
-
-/** The bars, in the order they are shown. */
-const STAGES: readonly { readonly stage: StepStage; readonly label: string }[] = [
-  { stage: 'created', label: 'Created' },
-  { stage: 'feeding', label: 'Feeding reminder' },
-  { stage: 'enrichment', label: 'AI enrichment' },
-];
 
 export type WorkflowViewOptions = {
   /** The stream watch's connection state, for the page header. */
   readonly onStateChange: (state: WatchState | 'idle') => void;
   /** The selected workflow finished (the list refreshes). */
   readonly onFinished: () => void;
+  /** An adoption was submitted from a pet card (the page opens it). */
+  readonly onAdoption: (submitted: Submitted) => void;
 };
 
 /**
- * The selected workflow: its stream as it arrives (messages, a progress bar
- * per step, the bio while it is written), then the pet card; beside it the
+ * The selected workflow, of any kind: each of its streams as it arrives,
+ * in its kind's sections, its overall progress and its end; beside it the
  * live trace. Both resume by themselves after a reconnect.
  */
 export class WorkflowView {
   readonly #client: PetClient;
   readonly #options: WorkflowViewOptions;
   readonly #trace = new TraceView();
+  readonly #views: KindViews;
   #abort: AbortController | null = null;
   #selected: KnownWorkflow | null = null;
-  readonly #bars = new Map<string, { readonly progress: HTMLProgressElement; readonly value: HTMLElement }>();
-  readonly #partialMessages = new Set<string>();
 
   constructor(client: PetClient, options: WorkflowViewOptions) {
     this.#client = client;
     this.#options = options;
+    this.#views = {
+      petCreation: new PetCreationView(client, options.onAdoption),
+      adoption: new AdoptionView(client),
+    };
   }
 
   get selected(): string | null {
@@ -51,30 +55,28 @@ export class WorkflowView {
     this.#abort = abort;
     this.#selected = workflow;
     this.#reset(workflow);
-    void this.#watchStream(workflow, abort.signal);
+    void this.#watch(workflow.kind, workflow, abort.signal);
     this.#watchTrace(workflow, abort.signal);
   }
 
   #reset(workflow: KnownWorkflow): void {
-    byId('detail-title').textContent = `Workflow for ${workflow.name}`;
+    const view = this.#views[workflow.kind];
+    byId('detail-title').textContent = view.title(workflow);
+    byId('detail').dataset['kind'] = workflow.kind;
     this.#status('Connecting…');
-    byId('messages').replaceChildren();
-    byId('progress').replaceChildren();
-    this.#bars.clear();
-    this.#partialMessages.clear();
-    const bio = byId('bio-box');
-    bio.hidden = true;
-    byId('bio-live').textContent = '';
-    const card = byId('pet-card');
-    card.hidden = true;
-    card.replaceChildren();
+    for (const other of Object.values(this.#views)) other.root.hidden = other !== view;
+    view.reset(workflow);
+    byId('overall').hidden = false;
+    this.#overall(0);
     this.#trace.reset();
   }
 
-  async #watchStream(workflow: KnownWorkflow, signal: AbortSignal): Promise<void> {
-    let finished: PetCreationEvent | null = null;
+  /** Watches every stream of the workflow through its kind's view. */
+  async #watch<K extends WorkflowKind>(kind: K, workflow: KnownWorkflow, signal: AbortSignal): Promise<void> {
+    const view = this.#views[kind];
+    let finished: WorkflowEvent<K> | null = null;
     try {
-      const watch = this.#client.watchPetCreation(workflow.traceId, workflow.token, {
+      const watch = this.#client.watch(kind, workflow.traceId, workflow.token, {
         signal,
         onStateChange: ({ state }) => {
           if (signal.aborted) return;
@@ -85,8 +87,10 @@ export class WorkflowView {
         },
       });
       for await (const event of watch) {
-        this.#render(event);
+        view.render(event);
         if (event.kind === 'finished') finished = event;
+        // The end is the whole way, whatever each stage reached.
+        this.#overall(finished ? 100 : view.progress);
       }
     } catch (error) {
       if (signal.aborted) return;
@@ -100,15 +104,14 @@ export class WorkflowView {
     }
     if (signal.aborted || !finished) return;
     this.#options.onStateChange('closed');
-    this.#status(
-      finished.data?.error ? 'Finished, with a failed step' : 'Finished',
-      finished.data?.error === true,
-    );
+    const failed = view.failed(finished);
+    this.#status(failed ? 'Finished, with a failed step' : 'Finished', failed);
     this.#options.onFinished();
-    await this.#showPet(workflow, signal);
+    await view.finished(workflow, signal);
   }
 
   #watchTrace(workflow: KnownWorkflow, signal: AbortSignal): void {
+    // Any kind's stream token reads its trace.
     const subscription = this.#client.trpc.traces.onEvent.subscribe(
       { traceId: workflow.traceId, token: workflow.token },
       {
@@ -123,73 +126,11 @@ export class WorkflowView {
     signal.addEventListener('abort', () => subscription.unsubscribe(), { once: true });
   }
 
-  async #showPet(workflow: KnownWorkflow, signal: AbortSignal): Promise<void> {
-    try {
-      const pet = await this.#client.pets.get.query({ id: workflow.petId });
-      if (signal.aborted) return;
-      const card = byId('pet-card');
-      card.replaceChildren(petCard(pet));
-      card.hidden = false;
-    } catch {
-      // The pet is gone (e.g. the server restarted): the stream view stays.
-    }
-  }
-
-  #render(event: PetCreationEvent): void {
-    if (event.kind === 'reset') {
-      this.#append(event, 'Earlier events of this stream are no longer kept.', 'note');
-      return;
-    }
-    const data = event.data;
-    if (!data) return;
-    if (data.stage && data.stage !== 'finished' && data.progress !== undefined)
-      this.#progress(data.stage, data.progress);
-    if (data.partial !== undefined) {
-      // The bio as the model writes it: the box shows it; the list shows each message once.
-      const box = byId('bio-box');
-      box.hidden = false;
-      byId('bio-live').textContent = data.partial;
-      const key = `${event.itemId}\u0000${data.message}`;
-      if (this.#partialMessages.has(key)) return;
-      this.#partialMessages.add(key);
-    }
-    this.#append(event, data.message, data.error ? 'error' : event.kind);
-  }
-
-  #append(event: PetCreationEvent, message: string, kind: string): void {
-    byId('messages').append(
-      h(
-        'li',
-        { class: `message message-${kind}`, 'data-item': event.itemId, 'data-event-id': event.eventId },
-        h('time', { datetime: event.time }, formatTime(event.time)),
-        h('span', { class: 'msg' }, message),
-      ),
-    );
-  }
-
-  #progress(stage: StepStage, value: number): void {
-    let bar = this.#bars.get(stage);
-    if (!bar) {
-      const id = `progress-${stage}`;
-      const progress = h('progress', { id, max: '100', value: '0' });
-      const label = h('span', { class: 'bar-value' });
-      const order = STAGES.findIndex((s) => s.stage === stage);
-      const row = h(
-        'div',
-        { class: 'bar', 'data-order': String(order) },
-        h('label', { for: id }, STAGES[order]?.label ?? stage),
-        progress,
-        label,
-      );
-      const container = byId('progress');
-      const later = [...container.children].find((child) => Number(child.getAttribute('data-order')) > order);
-      container.insertBefore(row, later ?? null);
-      bar = { progress, value: label };
-      this.#bars.set(stage, bar);
-    }
-    bar.progress.value = value;
-    bar.progress.textContent = `${value}%`;
-    bar.value.textContent = `${value}%`;
+  #overall(value: number): void {
+    const progress = byId<HTMLProgressElement>('overall-progress');
+    progress.value = value;
+    progress.textContent = `${value}%`;
+    byId('overall-value').textContent = `${value}%`;
   }
 
   #status(text: string, error = false): void {

@@ -6,7 +6,7 @@
 import { createTRPCClient, httpLink } from '@trpc/client';
 
 import { createPetClient } from '../../client/create-client.js';
-import type { AppRouter } from '../../server/router/app-router.js';
+import type { AppRouter } from '../../server/app/pet-shelter/app-router.js';
 import type { PetCreationEvent } from '../../shared/pet-creation.js';
 import type { PetInput } from '../../shared/pet.js';
 import { TraceIdSchema } from '../../shared/trace-id.js';

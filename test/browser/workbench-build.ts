@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 import { build } from 'vite';
 
-import { WORKBENCH_DIR } from '../../server/transport/static-routes.js';
+import { WORKBENCH_DIR } from '../../server/engine/transport/static-routes.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** What the workbench bundle is made from. */

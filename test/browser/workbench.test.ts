@@ -4,8 +4,10 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import { defineStep } from '../../server/workers/define-step.js';
-import { steps as allSteps } from '../../server/workers/steps/index.js';
+import { petCreationStream } from '../../server/app/pet-shelter/pets/streams.js';
+import { petTopics } from '../../server/app/pet-shelter/pets/topics.js';
+import { defineStep } from '../../server/engine/index.js';
+import { petCreationWorkflow } from '../../server/app/pet-shelter/pets/workflow.js';
 import { createDeferred } from '../../shared/deferred.js';
 import type { PetCreationEvent } from '../../shared/pet-creation.js';
 import { launchChromium } from '../support/chromium.js';
@@ -25,8 +27,8 @@ function gateStep() {
     name: 'Gate',
     title: 'Gate',
     subscribes: 'pet.created',
-    emits: [],
-    flows: ['petCreation'],
+    topics: petTopics,
+    streams: { petCreation: petCreationStream },
     async handler() {
       reached.resolve();
       await open.promise;
@@ -108,7 +110,7 @@ const messageCount = (page: Page) => page.locator('#messages li').count();
 describe('web workbench in Chromium', () => {
   test('creates a pet through the form and shows its stream live, in order, to the finish', async () => {
     const gate = gateStep();
-    await using ctx = await startTestApp({ steps: [...allSteps, gate.step] });
+    await using ctx = await startTestApp({ steps: [...petCreationWorkflow.steps, gate.step] });
     const { page, problems } = await openPage(ctx.url);
 
     await createThroughForm(page);
@@ -170,7 +172,7 @@ describe('web workbench in Chromium', () => {
 
   test('resumes the stream after the connection drops, with nothing lost or repeated', async () => {
     const gate = gateStep();
-    await using ctx = await startTestApp({ steps: [...allSteps, gate.step] });
+    await using ctx = await startTestApp({ steps: [...petCreationWorkflow.steps, gate.step] });
     const { page } = await openPage(ctx.url);
     await page.evaluate(() => {
       const states: string[] = [];

@@ -7,16 +7,19 @@ import { randomUUID } from 'node:crypto';
 
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 
-import type { EventBus } from '../../server/bus/event-bus.js';
-import { MemoryEventBus } from '../../server/bus/memory-event-bus.js';
-import { RedisEventBus } from '../../server/bus/redis-event-bus.js';
-import type { BusMessage } from '../../server/bus/topics.js';
-import { RedisKeys } from '../../server/redis/keys.js';
+import type { EventBus } from '../../server/engine/bus/event-bus.js';
+import { MemoryEventBus } from '../../server/engine/bus/memory-event-bus.js';
+import { RedisEventBus } from '../../server/engine/bus/redis-event-bus.js';
+import { TopicRegistry, type BusMessage } from '../../server/engine/bus/topics.js';
+import { RedisKeys } from '../../server/engine/backends/redis/keys.js';
 import { createDeferred } from '../../shared/deferred.js';
 import type { Pet } from '../../shared/pet.js';
+import { petTopics } from '../../server/app/pet-shelter/pets/topics.js';
 import { redisFixture, silentLogger } from '../support/redis.js';
 
 const redis = redisFixture();
+/** The pet shelter's topics: the messages these tests publish and consume. */
+const topics = new TopicRegistry([petTopics]);
 afterAll(() => redis.cleanup());
 
 const open: EventBus[] = [];
@@ -29,7 +32,7 @@ const implementations: { name: string; create: (retryBaseMs?: number) => EventBu
   {
     name: 'memory',
     create: (retryBaseMs = 0) => {
-      const bus = new MemoryEventBus({ maxAttempts: 3, retryBaseMs });
+      const bus = new MemoryEventBus({ topics, maxAttempts: 3, retryBaseMs });
       open.push(bus);
       return bus;
     },
@@ -42,6 +45,7 @@ const implementations: { name: string; create: (retryBaseMs?: number) => EventBu
         client: connections.commands,
         workerClient: connections.bus,
         keys: new RedisKeys(`${redis.prefix}${randomUUID()}:`),
+        topics,
         maxAttempts: 3,
         retryBaseMs,
         leaseMs: 30_000,
@@ -141,7 +145,7 @@ describe.each(implementations)('EventBus shutdown: $name', ({ create }) => {
 
 describe('EventBus shutdown: memory', () => {
   test('a message waiting for its retry when the grace time ends is interrupted, not dead', async () => {
-    const bus = new MemoryEventBus({ maxAttempts: 3, retryBaseMs: 60_000 });
+    const bus = new MemoryEventBus({ topics, maxAttempts: 3, retryBaseMs: 60_000 });
     open.push(bus);
     const failedOnce = createDeferred<void>();
     const interrupted: number[] = [];

@@ -7,10 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, test } from 'vitest';
 
 import type { PetInput } from '../../shared/pet.js';
-import { RedisKeys } from '../../server/redis/keys.js';
-import { MemoryPetStore } from '../../server/store/memory-pet-store.js';
-import type { PetPage, PetStore } from '../../server/store/pet-store.js';
-import { RedisPetStore } from '../../server/store/redis-pet-store.js';
+import { RedisKeys } from '../../server/engine/backends/redis/keys.js';
+import { MemoryPetStore } from '../../server/app/pet-shelter/pets/store/memory-pet-store.js';
+import type { PetPage, PetStore } from '../../server/app/pet-shelter/pets/store/pet-store.js';
+import { RedisPetStore } from '../../server/app/pet-shelter/pets/store/redis-pet-store.js';
 import { buddy, luna, max } from '../support/pets.js';
 import { redisFixture } from '../support/redis.js';
 
@@ -33,7 +33,7 @@ const implementations: { name: string; create: (now: () => Date) => PetStore }[]
     create: (now) =>
       new RedisPetStore({
         client: redis.connect().commands,
-        keys: new RedisKeys(`${redis.prefix}${randomUUID()}:`),
+        keyPrefix: new RedisKeys(`${redis.prefix}${randomUUID()}:`).appPrefix(),
         now,
       }),
   },
@@ -130,7 +130,7 @@ describe.each(implementations)('PetStore contract: $name', ({ create }) => {
 describe('PetStore on Redis: several instances share one set of pets', () => {
   const keys = new RedisKeys(`${redis.prefix}shared:`);
   const [a, b] = [redis.connect(), redis.connect()].map(
-    (c) => new RedisPetStore({ client: c.commands, keys }),
+    (c) => new RedisPetStore({ client: c.commands, keyPrefix: keys.appPrefix() }),
   );
 
   test('a pet created on one instance is read, updated and listed on another', async () => {

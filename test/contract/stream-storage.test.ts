@@ -1,9 +1,10 @@
 /**
- * The StreamStorage contract against memory and Redis: ordering, current
- * values, idempotent appends, bounded history with resets, expiry, live
- * delivery, and a subscription that starts while another writer appends.
- * Then what only Redis promises: several instances, one set of streams, one
- * blocked connection per process however many subscriptions it serves.
+ * The WorkflowLogStorage contract against memory and Redis: one ordered log
+ * per workflow across its streams, current values per stream, idempotent
+ * appends, bounded history with resets, expiry, live delivery, and a
+ * subscription that starts while another writer appends. Then what only
+ * Redis promises: several instances, one set of logs, one blocked connection
+ * per process however many subscriptions it serves.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -13,11 +14,13 @@ import { z } from 'zod';
 
 import { createDeferred } from '../../shared/deferred.js';
 import { compareEventIds } from '../../shared/stream-event.js';
-import { defineStream, Stream } from '../../server/streams/define-stream.js';
-import { MemoryRetention } from '../../server/store/memory-retention.js';
-import { MemoryStreamStorage } from '../../server/streams/memory-stream-storage.js';
-import { RedisStreamStorage } from '../../server/streams/redis-stream-storage.js';
-import type { StoredEvent, StreamStorage } from '../../server/streams/stream-storage.js';
+import { defineStream } from '../../server/engine/streams/define-stream.js';
+import { StreamReader } from '../../server/engine/backends/redis/stream-reader.js';
+import { MemoryRetention } from '../../server/engine/backends/memory-retention.js';
+import { MemoryWorkflowLogStorage } from '../../server/engine/streams/memory-storage.js';
+import { RedisWorkflowLogStorage } from '../../server/engine/streams/redis-storage.js';
+import type { StoredEvent, WorkflowLogStorage } from '../../server/engine/streams/storage.js';
+import { WorkflowLog } from '../../server/engine/streams/workflow-log.js';
 import { redisFixture, silentLogger, TEST_REDIS_URL } from '../support/redis.js';
 
 const redis = redisFixture();
@@ -26,22 +29,31 @@ afterAll(() => redis.cleanup());
 type StorageOptions = { readonly historyLimit: number; readonly retentionMs: number };
 const defaults: StorageOptions = { historyLimit: 1000, retentionMs: 60_000 };
 
-const open: StreamStorage[] = [];
-const retentions = new WeakMap<StreamStorage, MemoryRetention>();
+const open: WorkflowLogStorage[] = [];
+const readers: StreamReader[] = [];
+const retentions = new WeakMap<WorkflowLogStorage, MemoryRetention>();
 afterEach(async () => {
   const closing = open.splice(0);
   await Promise.all(closing.map((storage) => storage.close()));
+  for (const reader of readers.splice(0)) reader.close();
   for (const storage of closing) retentions.get(storage)?.close();
   await redis.disconnect();
 });
 
-function redisStorage(options: StorageOptions, name?: string): RedisStreamStorage {
+function redisStorage(options: StorageOptions, name?: string): RedisWorkflowLogStorage {
   const connections = redis.connect(name);
-  const storage = new RedisStreamStorage({
-    client: connections.commands,
+  // The process's one blocking reader, as the backends make it.
+  const reader = new StreamReader({
     reader: connections.streamReader,
-    keys: redis.keys,
+    commands: connections.commands,
+    wakeKey: redis.keys.readerWake(randomUUID()),
     log: silentLogger(),
+  });
+  readers.push(reader);
+  const storage = new RedisWorkflowLogStorage({
+    client: connections.commands,
+    reader,
+    keys: redis.keys,
     ...options,
   });
   open.push(storage);
@@ -51,9 +63,9 @@ function redisStorage(options: StorageOptions, name?: string): RedisStreamStorag
 const implementations: {
   name: string;
   /** A reader and a writer: one storage in memory, two instances on Redis. */
-  create: (options?: Partial<StorageOptions>) => [StreamStorage, StreamStorage];
+  create: (options?: Partial<StorageOptions>) => [WorkflowLogStorage, WorkflowLogStorage];
   /** The group's log goes while it is listened to, as the backend can lose it. */
-  lose: (storage: StreamStorage, groupId: string) => Promise<void>;
+  lose: (storage: WorkflowLogStorage, groupId: string) => Promise<void>;
   /** The id right after `id`, which the group has not given out. */
   next: (id: string) => string;
 }[] = [
@@ -62,7 +74,7 @@ const implementations: {
     create: (options) => {
       const merged = { ...defaults, ...options };
       const retention = new MemoryRetention({ retentionMs: merged.retentionMs });
-      const storage = new MemoryStreamStorage({ ...merged, retention });
+      const storage = new MemoryWorkflowLogStorage({ ...merged, retention });
       retentions.set(storage, retention);
       open.push(storage);
       return [storage, storage];
@@ -85,7 +97,7 @@ const implementations: {
     lose: async (storage, groupId) => {
       const admin = new Redis(TEST_REDIS_URL);
       try {
-        await admin.del(...Object.values(redis.keys.streamGroup(STREAM, groupId)));
+        await admin.del(...Object.values(redis.keys.workflowLog(groupId)));
       } finally {
         admin.disconnect();
       }
@@ -101,13 +113,13 @@ const implementations: {
 const STREAM = 'contract';
 const newGroup = () => randomUUID();
 const append = (
-  storage: StreamStorage,
+  storage: WorkflowLogStorage,
   groupId: string,
   n: number,
-  extra: { itemId?: string; idempotencyKey?: string } = {},
+  extra: { itemId?: string; idempotencyKey?: string; stream?: string } = {},
 ) =>
   storage.append({
-    stream: STREAM,
+    stream: extra.stream ?? STREAM,
     groupId,
     itemId: extra.itemId ?? 'item',
     kind: 'set',
@@ -122,7 +134,7 @@ function expectIncreasingIds(events: readonly StoredEvent[]): void {
   }
 }
 
-describe.each(implementations)('StreamStorage contract: $name', ({ create, lose, next }) => {
+describe.each(implementations)('WorkflowLogStorage contract: $name', ({ create, lose, next }) => {
   test('append returns the stored event; readAfter gives the log in order, or what follows an id', async () => {
     const [storage] = create();
     const group = newGroup();
@@ -137,14 +149,14 @@ describe.each(implementations)('StreamStorage contract: $name', ({ create, lose,
       time: expect.any(String),
     });
     for (let n = 2; n <= 5; n += 1) await append(storage, group, n);
-    const all = await storage.readAfter(STREAM, group, null);
+    const all = await storage.readAfter(group, null);
     expect(all.reset).toBe(false);
     expect(numbers(all.events)).toEqual([1, 2, 3, 4, 5]);
     expect(all.events[0]).toEqual(first);
     expectIncreasingIds(all.events);
-    const rest = await storage.readAfter(STREAM, group, all.events[2]?.eventId ?? null);
+    const rest = await storage.readAfter(group, all.events[2]?.eventId ?? null);
     expect(rest).toEqual({ events: all.events.slice(3), reset: false });
-    expect(await storage.readAfter(STREAM, group, all.events[4]?.eventId ?? null)).toEqual({
+    expect(await storage.readAfter(group, all.events[4]?.eventId ?? null)).toEqual({
       events: [],
       reset: false,
     });
@@ -157,9 +169,9 @@ describe.each(implementations)('StreamStorage contract: $name', ({ create, lose,
     await append(storage, group, 2, { itemId: 'b' });
     const a3 = await append(storage, group, 3, { itemId: 'a' });
     await append(storage, group, 4, { itemId: 'c' });
-    expect(await storage.getItem(STREAM, group, 'a')).toEqual(a3);
+    expect(await storage.getItem(group, STREAM, 'a')).toEqual(a3);
     expect(
-      (await storage.getGroup(STREAM, group)).map((e) => [e.itemId, (e.data as { n: number }).n]),
+      (await storage.getGroup(group, STREAM)).map((e) => [e.itemId, (e.data as { n: number }).n]),
     ).toEqual([
       ['a', 3],
       ['b', 2],
@@ -174,11 +186,75 @@ describe.each(implementations)('StreamStorage contract: $name', ({ create, lose,
       data: null,
     });
     expect(deleted).toMatchObject({ kind: 'delete', itemId: 'a', data: null });
-    expect(await storage.getItem(STREAM, group, 'a')).toBeNull();
+    expect(await storage.getItem(group, STREAM, 'a')).toBeNull();
     await append(storage, group, 5, { itemId: 'a' });
-    expect((await storage.getGroup(STREAM, group)).map((e) => e.itemId)).toEqual(['b', 'c', 'a']);
-    expect(await storage.getItem(STREAM, newGroup(), 'a')).toBeNull();
-    expect(await storage.getGroup(STREAM, newGroup())).toEqual([]);
+    expect((await storage.getGroup(group, STREAM)).map((e) => e.itemId)).toEqual(['b', 'c', 'a']);
+    expect(await storage.getItem(newGroup(), STREAM, 'a')).toBeNull();
+    expect(await storage.getGroup(newGroup(), STREAM)).toEqual([]);
+  });
+
+  test('the streams of a workflow share its one log: ids increase across streams, items are kept per stream', async () => {
+    const [storage, writer] = create();
+    const group = newGroup();
+    const received: StoredEvent[] = [];
+    const unlisten = storage.listen(group, (event) => received.push(event));
+    await storage.readAfter(group, null);
+    const written = [
+      await append(writer, group, 1, { stream: 'a', itemId: 'x' }),
+      await append(writer, group, 2, { stream: 'b', itemId: 'x' }),
+      await append(writer, group, 3, { stream: 'a', itemId: 'y' }),
+      await append(writer, group, 4, { stream: 'b', itemId: 'x' }),
+    ];
+    expect(written.map((e) => e.stream)).toEqual(['a', 'b', 'a', 'b']);
+    const log = await storage.readAfter(group, null);
+    expect(log).toEqual({ events: written, reset: false });
+    expectIncreasingIds(log.events);
+    expect(await storage.readAfter(group, written[1]?.eventId ?? null)).toEqual({
+      events: written.slice(2),
+      reset: false,
+    });
+    // Listeners get every stream of the workflow, in log order.
+    await vi.waitFor(() => expect(received).toEqual(written), { timeout: 3000, interval: 5 });
+
+    // The same item id in two streams is two items.
+    expect(await storage.getItem(group, 'a', 'x')).toEqual(written[0]);
+    expect(await storage.getItem(group, 'b', 'x')).toEqual(written[3]);
+    expect(await storage.getItem(group, 'b', 'y')).toBeNull();
+    expect((await storage.getGroup(group, 'a')).map((e) => e.itemId)).toEqual(['x', 'y']);
+    expect(await storage.getGroup(group, 'b')).toEqual([written[3]]);
+    expect(await storage.getGroup(group, STREAM)).toEqual([]);
+    await writer.append({ stream: 'b', groupId: group, itemId: 'x', kind: 'delete', data: null });
+    expect(await storage.getItem(group, 'b', 'x')).toBeNull();
+    expect(await storage.getItem(group, 'a', 'x')).toEqual(written[0]);
+    unlisten();
+  });
+
+  test('the finished event of any stream ends the whole log', async () => {
+    const [storage] = create();
+    const group = newGroup();
+    await append(storage, group, 1, { stream: 'a' });
+    const finished = await storage.append({
+      stream: 'b',
+      groupId: group,
+      itemId: 'workflow',
+      kind: 'finished',
+      data: { n: 2 },
+    });
+    expect(finished.stream).toBe('b');
+    expect(await storage.readAfter(group, finished.eventId)).toEqual({
+      events: [],
+      reset: false,
+      ended: true,
+    });
+  });
+
+  test("an idempotency key is the workflow's, whatever the stream: a repeat on another stream stores nothing", async () => {
+    const [storage, other] = create();
+    const group = newGroup();
+    const first = await append(storage, group, 1, { stream: 'a', idempotencyKey: 'step:msg:1' });
+    expect(await append(other, group, 2, { stream: 'b', idempotencyKey: 'step:msg:1' })).toEqual(first);
+    expect(numbers((await storage.readAfter(group, null)).events)).toEqual([1]);
+    expect(await storage.getGroup(group, 'b')).toEqual([]);
   });
 
   test('idempotent appends: a repeated key stores nothing and returns the first event; keys are per group', async () => {
@@ -193,12 +269,12 @@ describe.each(implementations)('StreamStorage contract: $name', ({ create, lose,
       append(other, group, 2, { idempotencyKey: 'step:msg:2' }),
     ]);
     expect(concurrent[0]).toEqual(concurrent[1]);
-    expect(numbers((await storage.readAfter(STREAM, group, null)).events)).toEqual([1, 2]);
-    expect((await storage.getItem(STREAM, group, 'item'))?.data).toEqual({ n: 2 });
+    expect(numbers((await storage.readAfter(group, null)).events)).toEqual([1, 2]);
+    expect((await storage.getItem(group, STREAM, 'item'))?.data).toEqual({ n: 2 });
 
     const elsewhere = newGroup();
     await append(storage, elsewhere, 7, { idempotencyKey: 'step:msg:1' });
-    expect(numbers((await storage.readAfter(STREAM, elsewhere, null)).events)).toEqual([7]);
+    expect(numbers((await storage.readAfter(elsewhere, null)).events)).toEqual([7]);
   });
 
   test('history is bounded: the newest events are kept, and a reader that missed trimmed ones gets a reset', async () => {
@@ -209,7 +285,7 @@ describe.each(implementations)('StreamStorage contract: $name', ({ create, lose,
     // Redis trims whole internal nodes (~100 entries): write enough to force it.
     for (let n = 0; n < 250; n += 1) appended.push(await append(storage, group, n));
 
-    const kept = await storage.readAfter(STREAM, group, null);
+    const kept = await storage.readAfter(group, null);
     expect(kept.reset).toBe(true);
     expect(kept.events.length).toBeGreaterThanOrEqual(historyLimit);
     expect(kept.events.length).toBeLessThan(250);
@@ -217,16 +293,16 @@ describe.each(implementations)('StreamStorage contract: $name', ({ create, lose,
     expect(kept.events).toEqual(appended.slice(firstKept));
 
     // Missed trimmed events: a reset, then everything still kept.
-    expect(await storage.readAfter(STREAM, group, appended[0]?.eventId ?? null)).toEqual({
+    expect(await storage.readAfter(group, appended[0]?.eventId ?? null)).toEqual({
       events: kept.events,
       reset: true,
     });
     // Saw the last trimmed event: nothing is missing.
-    expect(await storage.readAfter(STREAM, group, appended[firstKept - 1]?.eventId ?? null)).toEqual({
+    expect(await storage.readAfter(group, appended[firstKept - 1]?.eventId ?? null)).toEqual({
       events: kept.events,
       reset: false,
     });
-    expect(await storage.readAfter(STREAM, group, appended.at(-2)?.eventId ?? null)).toEqual({
+    expect(await storage.readAfter(group, appended.at(-2)?.eventId ?? null)).toEqual({
       events: appended.slice(-1),
       reset: false,
     });
@@ -234,8 +310,8 @@ describe.each(implementations)('StreamStorage contract: $name', ({ create, lose,
 
   test('a group that does not exist reads empty, with a reset when an id is given', async () => {
     const [storage] = create();
-    expect(await storage.readAfter(STREAM, newGroup(), null)).toEqual({ events: [], reset: false });
-    expect(await storage.readAfter(STREAM, newGroup(), '1700000000000-3')).toEqual({
+    expect(await storage.readAfter(newGroup(), null)).toEqual({ events: [], reset: false });
+    expect(await storage.readAfter(newGroup(), '1700000000000-3')).toEqual({
       events: [],
       reset: true,
     });
@@ -248,9 +324,9 @@ describe.each(implementations)('StreamStorage contract: $name', ({ create, lose,
     for (let n = 1; n <= 5; n += 1) appended.push(await append(storage, group, n));
     const newest = appended.at(-1)?.eventId ?? '';
     // The newest event itself is a known position: nothing follows yet.
-    expect(await storage.readAfter(STREAM, group, newest)).toEqual({ events: [], reset: false });
+    expect(await storage.readAfter(group, newest)).toEqual({ events: [], reset: false });
     for (const after of [next(newest), '99999999999999999999', '18446744073709551615-18446744073709551615']) {
-      expect(await storage.readAfter(STREAM, group, after), after).toEqual({
+      expect(await storage.readAfter(group, after), after).toEqual({
         events: appended,
         reset: true,
         unknownAfter: true,
@@ -269,23 +345,23 @@ describe.each(implementations)('StreamStorage contract: $name', ({ create, lose,
       kind: 'finished',
       data: { n: 2 },
     });
-    expect(await storage.readAfter(STREAM, group, first.eventId)).toEqual({
+    expect(await storage.readAfter(group, first.eventId)).toEqual({
       events: [finished],
       reset: false,
     });
-    expect(await storage.readAfter(STREAM, group, finished.eventId)).toEqual({
+    expect(await storage.readAfter(group, finished.eventId)).toEqual({
       events: [],
       reset: false,
       ended: true,
     });
     // A write after the end is stored, and still nothing follows the end.
     const late = await append(storage, group, 3);
-    expect(await storage.readAfter(STREAM, group, late.eventId)).toEqual({
+    expect(await storage.readAfter(group, late.eventId)).toEqual({
       events: [],
       reset: false,
       ended: true,
     });
-    expect((await storage.readAfter(STREAM, group, next(late.eventId))).unknownAfter).toBe(true);
+    expect((await storage.readAfter(group, next(late.eventId))).unknownAfter).toBe(true);
   });
 
   test('a group lost while listened to: its listeners get one reset event, then nothing', async () => {
@@ -293,15 +369,16 @@ describe.each(implementations)('StreamStorage contract: $name', ({ create, lose,
     const group = newGroup();
     const before = await append(writer, group, 1);
     const received: StoredEvent[] = [];
-    const unlisten = storage.listen(STREAM, group, (event) => received.push(event));
+    const unlisten = storage.listen(group, (event) => received.push(event));
     // As a subscription does, so that the live start is fixed before the next write.
-    await storage.readAfter(STREAM, group, null);
+    await storage.readAfter(group, null);
     const live = await append(writer, group, 2);
     await vi.waitFor(() => expect(received).toEqual([live]), { timeout: 3000, interval: 5 });
     await lose(writer, group);
     await vi.waitFor(() => expect(received).toHaveLength(2), { timeout: 3000, interval: 5 });
+    // The whole log is gone, not one stream of it: the reset names no stream.
     expect(received[1]).toMatchObject({
-      stream: STREAM,
+      stream: '',
       groupId: group,
       itemId: 'history',
       kind: 'reset',
@@ -310,8 +387,8 @@ describe.each(implementations)('StreamStorage contract: $name', ({ create, lose,
     await append(writer, group, 3);
     // The reader dropped the lost group: a write after it reaches a new listener only.
     const later: StoredEvent[] = [];
-    const unlistenLater = storage.listen(STREAM, group, (event) => later.push(event));
-    await storage.readAfter(STREAM, group, null);
+    const unlistenLater = storage.listen(group, (event) => later.push(event));
+    await storage.readAfter(group, null);
     await append(writer, group, 4);
     await vi.waitFor(() => expect(numbers(later)).toEqual([4]), { timeout: 3000, interval: 5 });
     expect(received).toHaveLength(2);
@@ -334,16 +411,15 @@ describe.each(implementations)('StreamStorage contract: $name', ({ create, lose,
       data: { n: 2 },
     });
     await vi.waitFor(
-      async () =>
-        expect(await storage.readAfter(STREAM, finished, null)).toEqual({ events: [], reset: false }),
+      async () => expect(await storage.readAfter(finished, null)).toEqual({ events: [], reset: false }),
       { timeout: 3000, interval: 20 },
     );
-    expect(await storage.readAfter(STREAM, finished, last.eventId)).toEqual({ events: [], reset: true });
-    expect(await storage.getItem(STREAM, finished, 'item')).toBeNull();
-    expect(await storage.getGroup(STREAM, finished)).toEqual([]);
+    expect(await storage.readAfter(finished, last.eventId)).toEqual({ events: [], reset: true });
+    expect(await storage.getItem(finished, STREAM, 'item')).toBeNull();
+    expect(await storage.getGroup(finished, STREAM)).toEqual([]);
     // The idempotency record went with it.
     expect((await append(storage, finished, 3, { idempotencyKey: 'k' })).data).toEqual({ n: 3 });
-    expect(numbers((await storage.readAfter(STREAM, running, null)).events)).toEqual([1]);
+    expect(numbers((await storage.readAfter(running, null)).events)).toEqual([1]);
   });
 
   test('listen delivers every event appended after it, in order, once; nothing from before or after unlisten', async () => {
@@ -354,9 +430,9 @@ describe.each(implementations)('StreamStorage contract: $name', ({ create, lose,
     const group = newGroup();
     await append(writer, group, 0);
     const received: StoredEvent[] = [];
-    const unlisten = storage.listen(STREAM, group, (event) => received.push(event));
+    const unlisten = storage.listen(group, (event) => received.push(event));
     const elsewhere: StoredEvent[] = [];
-    const unlistenElsewhere = storage.listen(STREAM, newGroup(), (event) => elsewhere.push(event));
+    const unlistenElsewhere = storage.listen(newGroup(), (event) => elsewhere.push(event));
     expect(storage.listenerCount()).toBe(2);
     for (let n = 1; n <= 20; n += 1) await append(writer, group, n);
     await vi.waitFor(() => expect(received).toHaveLength(20), { timeout: 3000, interval: 5 });
@@ -377,7 +453,7 @@ describe.each(implementations)('StreamStorage contract: $name', ({ create, lose,
     expect(storage.listenerCount()).toBe(0);
     await append(writer, group, 23);
     const late: StoredEvent[] = [];
-    const unlistenLate = storage.listen(STREAM, group, (event) => late.push(event));
+    const unlistenLate = storage.listen(group, (event) => late.push(event));
     await append(writer, group, 24);
     await vi.waitFor(() => expect(numbers(late)).toEqual([24]), { timeout: 3000, interval: 5 });
     unlistenLate();
@@ -391,9 +467,9 @@ describe.each(implementations)('StreamStorage contract: $name', ({ create, lose,
     const group = newGroup();
     const first: StoredEvent[] = [];
     const second: StoredEvent[] = [];
-    const unlistenFirst = storage.listen(STREAM, group, (event) => first.push(event));
+    const unlistenFirst = storage.listen(group, (event) => first.push(event));
     await append(writer, group, 1);
-    const unlistenSecond = storage.listen(STREAM, group, (event) => second.push(event));
+    const unlistenSecond = storage.listen(group, (event) => second.push(event));
     await append(writer, group, 2);
     await vi.waitFor(() => expect(numbers(second)).toEqual([2]), { timeout: 3000, interval: 5 });
     expect(numbers(first)).toEqual([1, 2]);
@@ -404,8 +480,8 @@ describe.each(implementations)('StreamStorage contract: $name', ({ create, lose,
   test('subscribing while another writer appends: history then live, every event once, in order', async () => {
     const [storage, writer] = create();
     const definition = defineStream({ name: STREAM, schema: z.object({ n: z.number() }) });
-    const reading = new Stream(definition, storage, { subscriberBufferLimit: 10_000 });
-    const writing = new Stream(definition, writer, { subscriberBufferLimit: 10_000 });
+    const reading = new WorkflowLog(storage, { subscriberBufferLimit: 10_000 }).stream(definition);
+    const writing = new WorkflowLog(writer, { subscriberBufferLimit: 10_000 }).stream(definition);
     const group = newGroup();
     const total = 300;
     const halfway = createDeferred<void>();
@@ -433,7 +509,7 @@ describe.each(implementations)('StreamStorage contract: $name', ({ create, lose,
   });
 });
 
-describe('StreamStorage on Redis: several instances', () => {
+describe('WorkflowLogStorage on Redis: several instances', () => {
   test('live events cross instances through one blocked connection per process, however many subscriptions', async () => {
     const name = `readers-${randomUUID().slice(0, 8)}`;
     const watching = redisStorage(defaults, name);
@@ -441,10 +517,10 @@ describe('StreamStorage on Redis: several instances', () => {
     const groups = Array.from({ length: 60 }, newGroup);
     const received = new Map<string, number[]>(groups.map((g) => [g, []]));
     const unlisteners = groups.map((group) =>
-      watching.listen(STREAM, group, (event) => received.get(group)?.push((event.data as { n: number }).n)),
+      watching.listen(group, (event) => received.get(group)?.push((event.data as { n: number }).n)),
     );
     // As a subscription does: read history after listening; live delivery then starts no later than this read.
-    await Promise.all(groups.map((group) => watching.readAfter(STREAM, group, null)));
+    await Promise.all(groups.map((group) => watching.readAfter(group, null)));
     await Promise.all(
       groups.map(async (group) => {
         for (let n = 0; n < 3; n += 1) await append(writing, group, n);
@@ -490,21 +566,21 @@ describe('StreamStorage on Redis: several instances', () => {
     for (const foreign of [between, elsewhere.eventId]) {
       expect(compareEventIds(foreign, first.eventId)).toBe(1);
       expect(compareEventIds(foreign, rest[0]?.eventId ?? '')).toBe(-1);
-      expect(await storage.readAfter(STREAM, group, foreign), foreign).toEqual({
+      expect(await storage.readAfter(group, foreign), foreign).toEqual({
         events: [first, ...rest],
         reset: true,
         unknownAfter: true,
       });
     }
     // Older than anything the group has: nothing is missing, so no reset.
-    expect(await storage.readAfter(STREAM, group, '1-0')).toEqual({ events: [first, ...rest], reset: false });
+    expect(await storage.readAfter(group, '1-0')).toEqual({ events: [first, ...rest], reset: false });
   });
 
   test('event ids are valid on every instance: resume on one with the id from another', async () => {
     const [a, b] = [redisStorage(defaults), redisStorage(defaults)];
     const definition = defineStream({ name: STREAM, schema: z.object({ n: z.number() }) });
-    const [onA, onB] = [a, b].map(
-      (storage) => new Stream(definition, storage, { subscriberBufferLimit: 100 }),
+    const [onA, onB] = [a, b].map((storage) =>
+      new WorkflowLog(storage, { subscriberBufferLimit: 100 }).stream(definition),
     );
     const group = newGroup();
     for (let n = 0; n < 5; n += 1) await onA?.set(group, 'item', { n });

@@ -7,13 +7,13 @@ import { randomUUID } from 'node:crypto';
 
 import { afterAll, describe, expect, onTestFinished, test, vi } from 'vitest';
 
-import { MemoryTraceStore } from '../../server/observability/memory-trace-store.js';
-import { RedisTraceStore } from '../../server/observability/redis-trace-store.js';
-import type { TraceStore } from '../../server/observability/trace-store.js';
-import { RedisConnections } from '../../server/redis/connections.js';
-import { RedisKeys } from '../../server/redis/keys.js';
-import { StreamReader } from '../../server/redis/stream-reader.js';
-import { traceKeysOf } from '../../server/redis/trace-keys.js';
+import { MemoryTraceStore } from '../../server/engine/traces/memory-trace-store.js';
+import { RedisTraceStore } from '../../server/engine/traces/redis-trace-store.js';
+import type { TraceStore } from '../../server/engine/traces/trace-store.js';
+import { RedisConnections } from '../../server/engine/backends/redis/connections.js';
+import { RedisKeys } from '../../server/engine/backends/redis/keys.js';
+import { StreamReader } from '../../server/engine/backends/redis/stream-reader.js';
+import { traceKeysOf } from '../../server/engine/traces/redis-keys.js';
 import type { TraceEntry, TraceEntryInput } from '../../shared/trace.js';
 import { countKeys, redisFixture, silentLogger } from '../support/redis.js';
 import { captureLogger } from '../support/test-config.js';

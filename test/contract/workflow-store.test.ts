@@ -7,10 +7,10 @@ import { randomUUID } from 'node:crypto';
 
 import { afterAll, describe, expect, test, vi } from 'vitest';
 
-import { RedisKeys } from '../../server/redis/keys.js';
-import { MemoryWorkflowStore } from '../../server/store/memory-workflow-store.js';
-import { RedisWorkflowStore } from '../../server/store/redis-workflow-store.js';
-import type { WorkflowStore } from '../../server/store/workflow-store.js';
+import { RedisKeys } from '../../server/engine/backends/redis/keys.js';
+import { MemoryWorkflowStore } from '../../server/engine/workflows/memory-store.js';
+import { RedisWorkflowStore } from '../../server/engine/workflows/redis-store.js';
+import type { WorkflowStore } from '../../server/engine/workflows/store.js';
 import { redisFixture } from '../support/redis.js';
 
 const redis = redisFixture();

@@ -13,6 +13,7 @@ import { buddy, luna } from '../support/pets.js';
 import { expectCompleteWorkflow } from '../support/stream-assertions.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 import { NodeEventSource, NodeWebSocket, startTestApp } from '../support/test-app.js';
+import { petCreationOf, storedNow } from '../support/stored.js';
 
 const UNKNOWN_TRACE_ID = '0123456789abcdef0123456789abcdef';
 
@@ -71,7 +72,7 @@ describe.each(['ws', 'sse'] as const)('watchPetCreation errors over %s', (transp
       { traceId: created.traceId, token: other.streamToken, code: 'FORBIDDEN' },
       {
         traceId: UNKNOWN_TRACE_ID,
-        token: ctx.app.services.tokens.issue(UNKNOWN_TRACE_ID),
+        token: ctx.app.engine.tokens.issue('petCreation', UNKNOWN_TRACE_ID),
         code: 'NOT_FOUND',
       },
       { traceId: 'not-a-trace-id', token: created.streamToken, code: 'BAD_REQUEST' },
@@ -87,7 +88,7 @@ describe.each(['ws', 'sse'] as const)('watchPetCreation errors over %s', (transp
       expect(changes.map((c) => c.state)).not.toContain('reconnecting');
       expect(changes.at(-1)?.state).toBe('closed');
     }
-    await vi.waitFor(() => expect(ctx.app.services.backends.streamStorage.listenerCount()).toBe(0), SETTLES);
+    await vi.waitFor(() => expect(ctx.app.engine.backends.streamStorage.listenerCount()).toBe(0), SETTLES);
   });
 
   test('aborting the signal ends the iteration quietly and releases the subscription', async () => {
@@ -102,9 +103,11 @@ describe.each(['ws', 'sse'] as const)('watchPetCreation errors over %s', (transp
       received.push(event);
       if (event.itemId === 'completed') abort.abort();
     }
-    expect(received.map((e) => e.eventId)).toEqual(['1', '2', '3', '4', '5', '6', '7']);
+    // Created and the six enrichment events, as stored (ids are per workflow: the profile's events sit between them).
+    expect(received).toHaveLength(7);
+    expect(received).toEqual(await storedNow(ctx.app.engine, created.traceId));
     expect(watch.state).toBe('closed');
-    await vi.waitFor(() => expect(ctx.app.services.backends.streamStorage.listenerCount()).toBe(0), SETTLES);
+    await vi.waitFor(() => expect(ctx.app.engine.backends.streamStorage.listenerCount()).toBe(0), SETTLES);
     never.resolve();
   });
 
@@ -119,7 +122,7 @@ describe.each(['ws', 'sse'] as const)('watchPetCreation errors over %s', (transp
       if (event.itemId === 'completed') void client.close();
     }
     expect(received).toHaveLength(7);
-    await vi.waitFor(() => expect(ctx.app.services.backends.streamStorage.listenerCount()).toBe(0), SETTLES);
+    await vi.waitFor(() => expect(ctx.app.engine.backends.streamStorage.listenerCount()).toBe(0), SETTLES);
     never.resolve();
   });
 
@@ -173,9 +176,7 @@ describe('watchPetCreation when the link gives up', () => {
         feeding.resolve();
       }
       expectCompleteWorkflow(received, buddy);
-      expect(received).toEqual(
-        await collect(ctx.app.services.streams.petCreation.subscribe(created.traceId)),
-      );
+      expect(received).toEqual(await collect(petCreationOf(ctx.app.engine).subscribe(created.traceId)));
       expect(errors.length).toBeGreaterThanOrEqual(2);
     } finally {
       await gateway.close();

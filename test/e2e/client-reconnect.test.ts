@@ -14,6 +14,7 @@ import { expectCompleteWorkflow } from '../support/stream-assertions.js';
 import { tapTransports } from '../support/tapped-transports.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { petCreationOf } from '../support/stored.js';
 
 /** Records a watch's state changes and lets a test await the next one of a kind. */
 function stateRecorder() {
@@ -41,7 +42,7 @@ function stateRecorder() {
 
 /** The workflow's events as the server stores them, read in process. */
 const serverLog = (ctx: TestApp, traceId: string) =>
-  collect(ctx.app.services.streams.petCreation.subscribe(traceId));
+  collect(petCreationOf(ctx.app.engine).subscribe(traceId));
 
 // The feeding step pauses between its messages, so the workflow is in flight
 // for a while after the quarantine message.
@@ -105,11 +106,16 @@ describe.each(cases)('watchPetCreation over $transport on $backend', ({ transpor
     expect(sequence.at(-1)).toBe('closed');
     expect(sequence.filter((s) => s === 'reconnecting').length).toBeGreaterThanOrEqual(4);
     expect(sequence.filter((s) => s === 'open').length).toBeGreaterThanOrEqual(5);
-    await vi.waitFor(() => expect(ctx.app.services.backends.streamStorage.listenerCount()).toBe(0), SETTLES);
+    await vi.waitFor(() => expect(ctx.app.engine.backends.streamStorage.listenerCount()).toBe(0), SETTLES);
   });
 
   test('keeps retrying while the server is unreachable, then resumes where it stopped', async () => {
-    await using ctx = await startTestApp({ env: { ...backend, ...IN_FLIGHT } });
+    // The feeding step waits until the server is reachable again: the workflow is surely still running then.
+    const feeding = createDeferred<void>();
+    await using ctx = await startTestApp({
+      env: { ...backend, ...IN_FLIGHT },
+      steps: gatedSteps('FeedingReminder', feeding.promise),
+    });
     // The client reaches the server through a proxy that can turn it away.
     await using proxy = await startTcpProxy((ctx.app.server.address() as AddressInfo).port);
     const tap = tapTransports();
@@ -136,6 +142,7 @@ describe.each(cases)('watchPetCreation over $transport on $backend', ({ transpor
       proxy.cut();
       await failedThrice;
       proxy.point(port);
+      feeding.resolve();
     }
 
     expectCompleteWorkflow(received, buddy);

@@ -14,6 +14,7 @@ import { expectCompleteWorkflow } from '../support/stream-assertions.js';
 import { tapTransports } from '../support/tapped-transports.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { petCreationOf } from '../support/stored.js';
 
 // A restart keeps history only on Redis: both servers use the same Redis,
 // key prefix and token secret (the test configuration fixes the secret).
@@ -72,7 +73,7 @@ describe.each(['ws', 'sse'] as const)('a server restart on Redis, watched over %
 
       expectCompleteWorkflow(received, max);
       if (!second) throw new Error('the server was not restarted');
-      const stored = await collect(second.app.services.streams.petCreation.subscribe(created.traceId));
+      const stored = await collect(petCreationOf(second.app.engine).subscribe(created.traceId));
       expect(received).toEqual(stored);
       expectExactlyOnceInOrder(tap.events(), stored, { label: 'sent by the two servers' });
       expect(changes.filter((c) => c.state === 'reconnecting').length).toBeGreaterThanOrEqual(2);

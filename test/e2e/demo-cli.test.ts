@@ -15,6 +15,7 @@ import { deleteKeys, randomKeyPrefix, TEST_REDIS_URL } from '../support/redis.js
 import { expectCompleteWorkflow } from '../support/stream-assertions.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { petCreationOf } from '../support/stored.js';
 
 type DemoRun = { readonly code: number | null; readonly stdout: string[]; readonly stderr: string };
 
@@ -44,7 +45,7 @@ function runDemo(args: readonly string[], onLine: (line: string) => void = () =>
 const UNKNOWN_TRACE_ID = '0123456789abcdef0123456789abcdef';
 
 const serverLog = (ctx: TestApp, traceId: string) =>
-  collect(ctx.app.services.streams.petCreation.subscribe(traceId));
+  collect(petCreationOf(ctx.app.engine).subscribe(traceId));
 
 /** The plain line the demo prints for an event. */
 const plainLine = (event: PetCreationEvent) =>
@@ -80,7 +81,11 @@ describe('npm run demo', { timeout: 30_000 }, () => {
     const [, petId = '', traceId = ''] =
       /^Created Max \(pet (\w+), dog, 24 months\) · trace ([0-9a-f]{32})$/.exec(header ?? '') ?? [];
     expect(header).toBe(`Created Max (pet ${petId}, dog, 24 months) · trace ${traceId}`);
-    expect(hint).toMatch(new RegExp(`^Watch it again: npm run demo -- --watch ${traceId} --token v1\\.`));
+    expect(hint).toMatch(
+      new RegExp(
+        `^Watch it again: npm run demo -- --watch ${traceId} --token v2\\.petCreation\\.${traceId}\\.`,
+      ),
+    );
     const events = await serverLog(ctx, traceId);
     expectCompleteWorkflow(events, max);
     expect(rest.slice(0, events.length)).toEqual(events.map(plainLine));
@@ -115,7 +120,11 @@ describe('npm run demo', { timeout: 30_000 }, () => {
     const [header, hint, ...rest] = run.stdout;
     const traceId = /trace ([0-9a-f]{32})$/.exec(header ?? '')?.[1] ?? '';
     expect(header).toMatch(/^Created Luna \(pet \w+, cat, 18 months\) · trace [0-9a-f]{32}$/);
-    expect(hint).toMatch(new RegExp(`^Watch it again: npm run demo -- --watch ${traceId} --token v1\\.`));
+    expect(hint).toMatch(
+      new RegExp(
+        `^Watch it again: npm run demo -- --watch ${traceId} --token v2\\.petCreation\\.${traceId}\\.`,
+      ),
+    );
     const events = await serverLog(ctx, traceId);
     expectCompleteWorkflow(events, luna);
     expect(rest.slice(0, events.length)).toEqual(events.map(plainLine));

@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 
-import { fallbackProfile } from '../../server/ai/fallback-profile.js';
-import { PROFILE_JSON_SCHEMA } from '../../server/ai/profile-json-schema.js';
-import { SYSTEM_PROMPT } from '../../server/ai/prompt.js';
+import { fallbackProfile } from '../../server/app/pet-shelter/pets/ai/fallback-profile.js';
+import { PROFILE_JSON_SCHEMA } from '../../server/app/pet-shelter/pets/ai/profile-json-schema.js';
+import { SYSTEM_PROMPT } from '../../server/app/pet-shelter/pets/ai/prompt.js';
 import { createDeferred } from '../../shared/deferred.js';
 import type { PetCreationEvent } from '../../shared/pet-creation.js';
 import type { PetInput, Profile } from '../../shared/pet.js';

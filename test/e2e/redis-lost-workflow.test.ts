@@ -26,13 +26,12 @@ import {
 import { randomKeyPrefix } from '../support/redis.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { startThrowawayRedis, type ThrowawayRedis } from '../support/throwaway-redis.js';
+import { petCreationOf } from '../support/stored.js';
 
 const LOST = 'The workflow is no longer stored (evicted, or lost by its storage); its stream has ended';
 
 /** Created, then the six enrichment events: what a workflow has written while its feeding step waits. */
 const BEFORE_FEEDING = 7;
-
-const withoutTime = (text: string) => text.replace(/"time":"[^"]*"/g, '"time":"…"');
 
 type Watched = {
   readonly created: { readonly traceId: string; readonly streamToken: string };
@@ -74,7 +73,7 @@ async function withLostWorkflows(
       const workflows: Watched[] = [];
       for (const pet of [max, luna, buddy]) {
         const created = await ctx.client.pets.create.mutate(pet);
-        const before = await collect(ctx.app.services.streams.petCreation.subscribe(created.traceId), {
+        const before = await collect(petCreationOf(ctx.app.engine).subscribe(created.traceId), {
           limit: BEFORE_FEEDING,
         });
         const watches = new Map<Transport, OpenWatch>();
@@ -89,7 +88,7 @@ async function withLostWorkflows(
       await Promise.all(
         workflows.flatMap(({ watches }) => [...watches.values()].map((w) => w.received(BEFORE_FEEDING))),
       );
-      expect((await ctx.app.services.observability.stats()).workflows).toMatchObject({
+      expect((await ctx.app.engine.observability.stats()).workflows).toMatchObject({
         started: 3,
         finished: 0,
         running: 3,
@@ -134,11 +133,11 @@ async function expectEveryWatcherTold(workflows: readonly Watched[]): Promise<vo
         transport === 'sse' ? { kind: 'completed' } : { kind: 'error', code: 'NOT_FOUND', message: LOST },
       );
     }
-    // The fast path sends what tRPC's adapter sends: started, the events, the reset, the error, stopped.
-    const fast = ended.get('ws-fast-path')?.raw.map(withoutTime) ?? [];
-    expect(fast).toEqual(ended.get('ws')?.raw.map(withoutTime));
-    expect(fast).toHaveLength(1 + BEFORE_FEEDING + 1 + 2);
-    expect(JSON.parse(fast.at(-2) ?? '{}')).toEqual({
+    // The WebSocket sends what tRPC's own adapter would: started, the events, the reset, the error, stopped.
+    const ws = ended.get('ws')?.raw ?? [];
+    expect(ws).toHaveLength(1 + BEFORE_FEEDING + 1 + 2);
+    expect(ws[0]).toBe('{"id":1,"result":{"type":"started"}}');
+    expect(JSON.parse(ws.at(-2) ?? '{}')).toEqual({
       id: 1,
       error: {
         json: {
@@ -148,7 +147,7 @@ async function expectEveryWatcherTold(workflows: readonly Watched[]): Promise<vo
         },
       },
     });
-    expect(fast.at(-1)).toBe('{"id":1,"result":{"type":"stopped"}}');
+    expect(ws.at(-1)).toBe('{"id":1,"result":{"type":"stopped"}}');
     // Plain SSE ends the response after the reset; a reconnect is then told 404.
     expect(ended.get('sse')?.raw.at(-1)).toBe(`: ended: ${LOST}`);
   }
@@ -170,15 +169,15 @@ describe('Redis restarted without its data under running workflows', () => {
         await expectEveryWatcherTold(workflows);
         await vi.waitFor(
           async () =>
-            expect((await ctx.app.services.observability.stats()).workflows).toMatchObject({
+            expect((await ctx.app.engine.observability.stats()).workflows).toMatchObject({
               started: 3,
               finished: 3,
               running: 0,
             }),
           { timeout: 5000, interval: 20 },
         );
-        expect(ctx.app.services.workflows.watchedCount).toBe(0);
-        const metrics = await ctx.app.services.observability.metrics.text();
+        expect(ctx.app.engine.workflows.watchedCount).toBe(0);
+        const metrics = await ctx.app.engine.observability.metrics.text();
         expect(metrics).toContain('pet_stream_workflows_finished_total{flow="petCreation",outcome="lost"} 3');
         expect(
           ctx.logs

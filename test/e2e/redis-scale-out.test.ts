@@ -117,7 +117,13 @@ function expectStrictlyIncreasingRedisIds(events: readonly PetCreationEvent[]): 
   }
 }
 
-describe('several instances on one Redis', () => {
+/**
+ * Each test starts several server processes, some one after another; each
+ * start takes seconds on a busy machine, more than the default test timeout allows.
+ */
+const INSTANCES_TIMEOUT_MS = 90_000;
+
+describe('several instances on one Redis', { timeout: INSTANCES_TIMEOUT_MS }, () => {
   test('created on A, watched on B: every event once, in order; B’s ids resume on A', async () => {
     const { env, stored } = deployment();
     // A short pause keeps the workflow running while B subscribes, so events also arrive live.

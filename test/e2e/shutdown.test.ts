@@ -10,8 +10,8 @@ import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, test } from 'vitest';
 
 import type { PetClient } from '../../client/create-client.js';
-import type { Step } from '../../server/workers/define-step.js';
-import { steps as allSteps } from '../../server/workers/steps/index.js';
+import { petCreationWorkflow } from '../../server/app/pet-shelter/pets/workflow.js';
+import type { ApplicationServices, StepDefinition } from '../../server/engine/index.js';
 import { createDeferred } from '../../shared/deferred.js';
 import type { PetCreationEvent } from '../../shared/pet-creation.js';
 import type { TraceEntry } from '../../shared/trace.js';
@@ -139,10 +139,12 @@ describe('graceful shutdown with clients that hold on', () => {
  * The service's steps, except that `name` holds once started, until
  * `release` is called (never, to hold it for good).
  */
+type Step = StepDefinition<ApplicationServices>;
+
 function holdStep(name: string) {
   const started = createDeferred<void>();
   const released = createDeferred<void>();
-  const steps: readonly Step[] = allSteps.map((step) =>
+  const steps: readonly Step[] = petCreationWorkflow.steps.map((step) =>
     step.name === name
       ? {
           ...step,
@@ -198,7 +200,7 @@ describe('graceful shutdown with steps running (memory)', () => {
 
     expectCompleteWorkflow(events, buddy);
     expect(events.some((e) => e.itemId.startsWith('failed_'))).toBe(false);
-    expect(await ctx.app.services.bus.deadLetters()).toEqual([]);
+    expect(await ctx.app.engine.bus.deadLetters()).toEqual([]);
     expect(ctx.logs.filter((l) => l.msg.startsWith('⏸️') || l.level >= 50)).toEqual([]);
     expect(ctx.logs.filter((l) => l.traceId === created.traceId).map((l) => l.msg)).toContain(
       '✅ Next feeding reminder set',
@@ -215,7 +217,7 @@ describe('graceful shutdown with steps running (memory)', () => {
       (e) => e.itemId === 'completed',
     );
     const entries: TraceEntry[] = [];
-    const unlisten = ctx.app.services.observability.traces.listen(created.traceId, {
+    const unlisten = ctx.app.engine.observability.traces.listen(created.traceId, {
       entry: (entry) => entries.push(entry),
       gone: () => undefined,
     });
@@ -231,7 +233,7 @@ describe('graceful shutdown with steps running (memory)', () => {
       ['message', created.stream.data?.message],
       ...enrichmentEvents(buddy.name, true),
     ]);
-    expect(await ctx.app.services.bus.deadLetters()).toEqual([]);
+    expect(await ctx.app.engine.bus.deadLetters()).toEqual([]);
     const workflowLines = ctx.logs.filter((l) => l.traceId === created.traceId);
     expect(workflowLines.filter((l) => l.level >= 40)).toMatchObject([
       { level: 40, step: 'FeedingReminder', msg: INTERRUPTED, attempt: 1 },
@@ -280,7 +282,7 @@ describe('graceful shutdown with steps running (Redis)', () => {
       { traceId: created.traceId, step: 'FeedingReminder', attempt: 1 },
     ]);
     expect([...a.logs, ...b.logs].filter((l) => l.level >= 50)).toEqual([]);
-    expect(await b.app.services.bus.deadLetters()).toEqual([]);
+    expect(await b.app.engine.bus.deadLetters()).toEqual([]);
     expect(b.logs.filter((l) => l.traceId === created.traceId).map((l) => l.msg)).toContain(
       '✅ Next feeding reminder set',
     );

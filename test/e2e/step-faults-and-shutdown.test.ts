@@ -1,8 +1,10 @@
 import { describe, expect, test } from 'vitest';
 import WebSocket from 'ws';
 
-import { defineStep } from '../../server/workers/define-step.js';
-import { feedingReminderStep } from '../../server/workers/steps/feeding-reminder-step.js';
+import { petCreationStream } from '../../server/app/pet-shelter/pets/streams.js';
+import { petTopics } from '../../server/app/pet-shelter/pets/topics.js';
+import { defineStep } from '../../server/engine/index.js';
+import { feedingReminderStep } from '../../server/app/pet-shelter/pets/steps/feeding-reminder-step.js';
 import { createDeferred } from '../../shared/deferred.js';
 import { transformer } from '../../shared/transformer.js';
 import { collect } from '../support/async.js';
@@ -16,8 +18,8 @@ describe('step faults', () => {
       name: 'BrokenStep',
       title: 'Profile enrichment',
       subscribes: 'pet.created',
-      emits: [],
-      flows: ['petCreation'],
+      topics: petTopics,
+      streams: { petCreation: petCreationStream },
       async handler() {
         attempts += 1;
         throw new Error('database on fire');
@@ -48,7 +50,7 @@ describe('step faults', () => {
       kind: 'finished',
       data: { message: 'Pet creation workflow finished for Buddy with 1 failed step', error: true },
     });
-    const dead = await ctx.app.services.bus.deadLetters();
+    const dead = await ctx.app.engine.bus.deadLetters();
     expect(dead).toMatchObject([{ consumer: 'BrokenStep', attempts: 3, error: 'database on fire' }]);
     expect(dead[0]?.message.traceId).toBe(created.traceId);
     const failures = ctx.logs.filter(
@@ -67,8 +69,8 @@ describe('step faults', () => {
       name: 'FlakyStep',
       title: 'Flaky step',
       subscribes: 'pet.created',
-      emits: [],
-      flows: ['petCreation'],
+      topics: petTopics,
+      streams: { petCreation: petCreationStream },
       async handler({ pet }, { streams, traceId }) {
         attempts += 1;
         await streams.petCreation.set(traceId, 'flaky', { message: `first write for ${pet.name}` });
@@ -86,7 +88,7 @@ describe('step faults', () => {
       'second write for Buddy',
       'Pet creation workflow finished for Buddy',
     ]);
-    expect(await ctx.app.services.bus.deadLetters()).toEqual([]);
+    expect(await ctx.app.engine.bus.deadLetters()).toEqual([]);
   });
 
   test('a step that hangs times out, is retried, and the workflow finishes', async () => {
@@ -95,8 +97,8 @@ describe('step faults', () => {
       name: 'HangingStep',
       title: 'Hanging step',
       subscribes: 'pet.created',
-      emits: [],
-      flows: ['petCreation'],
+      topics: petTopics,
+      streams: { petCreation: petCreationStream },
       handler: () => {
         attempts += 1;
         return new Promise<void>(() => {});

@@ -2,7 +2,7 @@ import { TRPCClientError } from '@trpc/client';
 import { describe, expect, test } from 'vitest';
 
 import { WatchError } from '../../client/create-client.js';
-import { StreamTokens } from '../../server/security/stream-tokens.js';
+import { StreamTokens } from '../../server/engine/security/stream-tokens.js';
 import { collect } from '../support/async.js';
 import { buddy, max } from '../support/pets.js';
 import { expectCompleteWorkflow } from '../support/stream-assertions.js';
@@ -26,7 +26,7 @@ describe('petCreation.onUpdate over WebSocket', () => {
   test('a late subscriber gets the whole history after the workflow finished', async () => {
     await using ctx = await startTestApp();
     const created = await ctx.client.pets.create.mutate(max);
-    await ctx.app.services.workflows.onFinished(created.traceId);
+    await ctx.app.engine.workflows.onFinished(created.traceId);
     const late = ctx.newClient();
     const events = await collect(late.watchPetCreation(created.traceId, created.streamToken));
     expectCompleteWorkflow(events, max);
@@ -64,8 +64,8 @@ describe('petCreation.onUpdate over WebSocket', () => {
     expect((await errorOf(watch(''))).data).toMatchObject({ code: 'UNAUTHORIZED' });
     // Another spelling of the same signature: its last character with the spare bits set.
     const respelled = a.streamToken.replace(/.$/, (c) => BASE64URL.charAt(BASE64URL.indexOf(c) | 3));
-    expect(Buffer.from(respelled.split('.')[3] ?? '', 'base64url')).toEqual(
-      Buffer.from(a.streamToken.split('.')[3] ?? '', 'base64url'),
+    expect(Buffer.from(respelled.split('.')[4] ?? '', 'base64url')).toEqual(
+      Buffer.from(a.streamToken.split('.')[4] ?? '', 'base64url'),
     );
     expect((await errorOf(watch(respelled))).data).toMatchObject({ code: 'UNAUTHORIZED' });
     // A different signature: the first character's bits changed.
@@ -81,16 +81,24 @@ describe('petCreation.onUpdate over WebSocket', () => {
     }
     expect((await errorOf(watch('not-a-token'))).data).toMatchObject({ code: 'UNAUTHORIZED' });
     const otherSecret = new StreamTokens({ secret: 'another-secret-another-secret-1234', ttlSeconds: 60 });
-    expect((await errorOf(watch(otherSecret.issue(a.traceId)))).data).toMatchObject({ code: 'UNAUTHORIZED' });
+    expect((await errorOf(watch(otherSecret.issue('petCreation', a.traceId)))).data).toMatchObject({
+      code: 'UNAUTHORIZED',
+    });
     const expired = new StreamTokens({
       secret: 'test-secret-that-is-at-least-32-characters-long',
       ttlSeconds: 60,
       now: () => Date.now() - 3_600_000,
-    }).issue(a.traceId);
+    }).issue('petCreation', a.traceId);
     const expiredError = await errorOf(watch(expired));
     expect(expiredError.data).toMatchObject({ code: 'UNAUTHORIZED' });
     expect(expiredError.message).toMatch(/expired/);
     expect((await errorOf(watch(b.streamToken))).data).toMatchObject({ code: 'FORBIDDEN' });
+    // Tokens are scoped per workflow kind: this workflow's own id, signed, but for another kind.
+    const otherKind = new StreamTokens({
+      secret: 'test-secret-that-is-at-least-32-characters-long',
+      ttlSeconds: 60,
+    }).issue('adoption', a.traceId);
+    expect((await errorOf(watch(otherKind))).data).toMatchObject({ code: 'FORBIDDEN' });
   });
 
   test('an unknown workflow is NOT_FOUND and a malformed trace id is BAD_REQUEST', async () => {
@@ -100,7 +108,9 @@ describe('petCreation.onUpdate over WebSocket', () => {
       ttlSeconds: 60,
     });
     const unknown = 'f'.repeat(32);
-    const notFound = await errorOf(collect(ctx.client.watchPetCreation(unknown, tokens.issue(unknown))));
+    const notFound = await errorOf(
+      collect(ctx.client.watchPetCreation(unknown, tokens.issue('petCreation', unknown))),
+    );
     expect(notFound.data).toMatchObject({ code: 'NOT_FOUND' });
     const bad = await errorOf(collect(ctx.client.watchPetCreation('../etc', 'x')));
     expect(bad.data).toMatchObject({ code: 'BAD_REQUEST', fieldErrors: { traceId: expect.any(Array) } });

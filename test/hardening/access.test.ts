@@ -9,11 +9,12 @@ import os from 'node:os';
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
 
-import { createContextFactory } from '../../server/context.js';
-import { createCaller } from '../../server/router/app-router.js';
-import { isLoopbackAddress } from '../../server/security/access.js';
-import type { Caller } from '../../server/security/caller.js';
-import { createServices } from '../../server/services.js';
+import { createContextFactory } from '../../server/engine/transport/context.js';
+import { createCaller } from '../../server/app/pet-shelter/app-router.js';
+import { isLoopbackAddress } from '../../server/engine/security/access.js';
+import type { Caller } from '../../server/engine/security/caller.js';
+import { shelter } from '../../server/app/pet-shelter/application.js';
+import { createEngine } from '../../server/engine/create-engine.js';
 import { PetSchema, type Pet } from '../../shared/pet.js';
 import { PublicPetSchema, toPublicPet } from '../../shared/public-pet.js';
 import { transformer } from '../../shared/transformer.js';
@@ -64,7 +65,7 @@ async function finishedPet(ctx: TestApp, key?: string) {
   const client = key === undefined ? ctx.client : ctx.newClient({ apiKey: key });
   const created = await client.pets.create.mutate(luna);
   await collect(client.watchPetCreation(created.traceId, created.streamToken));
-  const pet = await ctx.app.services.pets.get(created.pet.id);
+  const pet = await ctx.app.engine.services.pets.get(created.pet.id);
   if (!pet) throw new Error('pet not stored');
   for (const field of PRIVATE_FIELDS) expect(pet[field]).toBeDefined();
   return { pet, traceId: created.traceId, token: created.streamToken };
@@ -178,7 +179,7 @@ describe('without API_KEYS', () => {
     async (ip) => {
       await using t = callerFrom({ via: 'http', ip, apiKey: null });
       const created = await t.caller.pets.create(luna);
-      await t.services.workflows.onFinished(created.traceId);
+      await t.engine.workflows.onFinished(created.traceId);
       for (const call of [() => t.caller.traces.list({}), () => t.caller.system.stats()]) {
         const error = await rejection(call());
         expect(error.code).toBe('FORBIDDEN');
@@ -233,11 +234,11 @@ test('loopback addresses are 127.0.0.0/8 and ::1, also IPv4-mapped; nothing else
 /** The router in process, called as `caller` would call it over a transport. */
 function callerFrom(caller: Caller, env: Record<string, string> = {}) {
   const { log } = captureLogger();
-  const services = createServices(testConfig(env), log);
+  const engine = createEngine(testConfig(env), log, shelter);
   return {
-    caller: createCaller(createContextFactory(services)({ caller, subscriptions: null })),
-    services,
-    [Symbol.asyncDispose]: () => services.close(),
+    caller: createCaller(createContextFactory(engine)({ caller, subscriptions: null })),
+    engine,
+    [Symbol.asyncDispose]: () => engine.close(),
   };
 }
 

@@ -8,10 +8,10 @@ import net from 'node:net';
 
 import { describe, expect, test, vi } from 'vitest';
 
-import { ConfigError, loadConfig } from '../../server/config.js';
-import { createContextFactory } from '../../server/context.js';
-import { createCaller } from '../../server/router/app-router.js';
-import { clientOf } from '../../server/security/connection-limits.js';
+import { ConfigError, loadConfig } from '../../server/engine/config.js';
+import { createContextFactory } from '../../server/engine/transport/context.js';
+import { createCaller } from '../../server/app/pet-shelter/app-router.js';
+import { clientOf } from '../../server/engine/security/connection-limits.js';
 import { createDeferred } from '../../shared/deferred.js';
 import { gatedSteps } from '../support/gated-steps.js';
 import { buddy } from '../support/pets.js';
@@ -92,7 +92,7 @@ describe('connection caps', () => {
       steps: gatedSteps('FeedingReminder', gate.promise),
     });
     // Created in process: no connection of the test client is held open.
-    const created = await createCaller(createContextFactory(ctx.app.services)()).pets.create(buddy);
+    const created = await createCaller(createContextFactory(ctx.app.engine)()).pets.create(buddy);
     const sse = await openSse(ctx, created.traceId, created.streamToken);
     const ws = new RawSocket(ctx.wsUrl);
     await ws.opened();
@@ -201,7 +201,7 @@ describe('timeouts', () => {
       env: { ...env, SSE_HEARTBEAT_MS: '0' },
       steps: gatedSteps('FeedingReminder', gate.promise),
     });
-    const created = await createCaller(createContextFactory(ctx.app.services)()).pets.create(buddy);
+    const created = await createCaller(createContextFactory(ctx.app.engine)()).pets.create(buddy);
     const sse = await openSse(ctx, created.traceId, created.streamToken);
     // A connection opened after the stream is cut by the headers timeout; the stream is not.
     const silent = await rawConnection(ctx);

@@ -9,13 +9,14 @@ import type { Socket } from 'node:net';
 import { afterAll, describe, expect, test, vi } from 'vitest';
 import WebSocket from 'ws';
 
-import { RedisKeys } from '../../server/redis/keys.js';
-import { SUBSCRIBER_BUFFER_LIMIT } from '../../server/services.js';
-import { Stream } from '../../server/streams/define-stream.js';
-import { petCreationStream } from '../../server/streams/definitions/pet-creation-stream.js';
-import { MemoryStreamStorage } from '../../server/streams/memory-stream-storage.js';
-import type { StoredEvent } from '../../server/streams/stream-storage.js';
-import { defineStep, type Step } from '../../server/workers/define-step.js';
+import { RedisKeys } from '../../server/engine/backends/redis/keys.js';
+import { SUBSCRIBER_BUFFER_LIMIT } from '../../server/engine/create-engine.js';
+import { MemoryWorkflowLogStorage } from '../../server/engine/streams/memory-storage.js';
+import type { StoredEvent } from '../../server/engine/streams/storage.js';
+import { WorkflowLog } from '../../server/engine/streams/workflow-log.js';
+import { petCreationStream } from '../../server/app/pet-shelter/pets/streams.js';
+import { petTopics } from '../../server/app/pet-shelter/pets/topics.js';
+import { defineStep, type ApplicationServices, type StepDefinition } from '../../server/engine/index.js';
 import type { PetInput } from '../../shared/pet.js';
 import { createDeferred, type Deferred } from '../../shared/deferred.js';
 import type { PetCreationEvent } from '../../shared/pet-creation.js';
@@ -29,6 +30,7 @@ import { deleteKeys, randomKeyPrefix, TEST_REDIS_URL } from '../support/redis.js
 import { startRedisLink } from '../support/redis-link.js';
 import { expectCompleteWorkflow } from '../support/stream-assertions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { petCreationOf, storedNow } from '../support/stored.js';
 import { createPrng } from './support/prng.js';
 
 const prefixes: string[] = [];
@@ -48,13 +50,13 @@ const backends = [
 ] as const;
 
 /** A step that holds its workflow open (nothing written) until `gate` resolves. */
-function holdingStep(gate: Promise<void>): Step {
+function holdingStep(gate: Promise<void>): StepDefinition<ApplicationServices> {
   return defineStep({
     name: 'Held',
     title: 'Held',
     subscribes: 'pet.created',
-    emits: [],
-    flows: ['petCreation'],
+    topics: petTopics,
+    streams: { petCreation: petCreationStream },
     async handler() {
       await gate;
     },
@@ -72,7 +74,7 @@ function trackUpgradedSockets(ctx: TestApp): Set<Socket> {
 }
 
 async function storedEvents(ctx: TestApp, traceId: string): Promise<readonly StoredEvent[]> {
-  return (await ctx.app.services.backends.streamStorage.readAfter('petCreation', traceId, null)).events;
+  return storedNow(ctx.app.engine, traceId);
 }
 
 describe('no event lost or duplicated, from each client’s point of view', () => {
@@ -137,12 +139,12 @@ describe('no event lost or duplicated, from each client’s point of view', () =
         expectCompleteWorkflow(events, pet);
       }
     }
-    await vi.waitFor(() => expect(ctx.app.services.backends.streamStorage.listenerCount()).toBe(0), SETTLES);
+    await vi.waitFor(() => expect(ctx.app.engine.backends.streamStorage.listenerCount()).toBe(0), SETTLES);
   });
 
   test('a subscriber that falls behind while history is trimmed gets a reset, then everything still kept', async () => {
-    const storage = new MemoryStreamStorage({ historyLimit: 10, retentionMs: 60_000 });
-    const stream = new Stream(petCreationStream, storage, { subscriberBufferLimit: 5 });
+    const storage = new MemoryWorkflowLogStorage({ historyLimit: 10, retentionMs: 60_000 });
+    const stream = new WorkflowLog(storage, { subscriberBufferLimit: 5 }).stream(petCreationStream);
     await stream.set('g', 'message', { message: 'first' });
     const subscription = stream.subscribe('g');
     expect((await subscription.next()).value).toMatchObject({ eventId: '1' });
@@ -208,10 +210,7 @@ describe.each(backends)('what the server sends: every event once, in order ($bac
         reconnects += connections - 1;
       }
       expect(reconnects).toBeGreaterThan(results.length);
-      await vi.waitFor(
-        () => expect(ctx.app.services.backends.streamStorage.listenerCount()).toBe(0),
-        SETTLES,
-      );
+      await vi.waitFor(() => expect(ctx.app.engine.backends.streamStorage.listenerCount()).toBe(0), SETTLES);
     } finally {
       feeding.resolve();
       await endpoints.close();
@@ -225,8 +224,8 @@ describe.each(backends)('what the server sends: every event once, in order ($bac
       name: 'Burst',
       title: 'Burst',
       subscribes: 'pet.created',
-      emits: [],
-      flows: ['petCreation'],
+      topics: petTopics,
+      streams: { petCreation: petCreationStream },
       async handler({ pet }, { streams, traceId }) {
         await go.promise;
         for (let i = 1; i <= BURST; i += 1) {
@@ -251,16 +250,12 @@ describe.each(backends)('what the server sends: every event once, in order ($bac
       const watches: Promise<OpenWatch>[] = [];
       const finished = createDeferred<void>();
       let written = 0;
-      const unlisten = ctx.app.services.backends.streamStorage.listen(
-        'petCreation',
-        created.traceId,
-        (event) => {
-          written += 1;
-          if (written % 30 === 2)
-            for (const transport of TRANSPORTS) watches.push(endpoints.open(transport, request));
-          if (event.kind === 'finished') finished.resolve();
-        },
-      );
+      const unlisten = ctx.app.engine.backends.streamStorage.listen(created.traceId, (event) => {
+        written += 1;
+        if (written % 30 === 2)
+          for (const transport of TRANSPORTS) watches.push(endpoints.open(transport, request));
+        if (event.kind === 'finished') finished.resolve();
+      });
       go.resolve();
       await finished.promise;
       unlisten();
@@ -288,16 +283,16 @@ describe('subscribers whose history read is slow', () => {
       env: { STREAM_HISTORY_LIMIT: String(2 * SUBSCRIBER_BUFFER_LIMIT) },
     });
     const created = await ctx.client.pets.create.mutate(buddy);
-    const stream = ctx.app.services.streams.petCreation;
+    const stream = petCreationOf(ctx.app.engine);
     const live = async () =>
       valueOf(
-        parseSamples(await ctx.app.services.observability.metrics.text()),
+        parseSamples(await ctx.app.engine.observability.metrics.text()),
         'pet_stream_stream_delivery_lag_seconds_count',
         { stream: 'petCreation' },
       );
     const liveBefore = await live();
 
-    // The WebSocket fast path's delivery: its history read starts now and
+    // The WebSocket's push delivery: its history read starts now and
     // comes back only after this synchronous burst, which is one event more
     // than the subscriber may keep meanwhile.
     const received: StoredEvent[] = [];
@@ -337,7 +332,7 @@ describe('subscribers whose history read is slow', () => {
     try {
       const created = await a.client.pets.create.mutate(buddy);
       const request = { traceId: created.traceId, token: created.streamToken };
-      const log = new RedisKeys(prefix).streamGroup('petCreation', created.traceId).log;
+      const log = new RedisKeys(prefix).workflowLog(created.traceId).log;
       const watches: OpenWatch[] = [];
       for (const transport of TRANSPORTS) {
         // The history read: EVALSHA <sha> 2 <log> <meta> <position>.
@@ -347,7 +342,7 @@ describe('subscribers whose history read is slow', () => {
         const watch = await endpoints.open(transport, request);
         watches.push(watch);
         const read = await historyRead;
-        await a.app.services.streams.petCreation.set(created.traceId, 'probe', {
+        await petCreationOf(a.app.engine).set(created.traceId, 'probe', {
           message: `while ${transport} reads`,
         });
         read.release();

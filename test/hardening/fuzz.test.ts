@@ -332,7 +332,7 @@ describe('fuzz', () => {
       env: { WS_MAX_PAYLOAD_BYTES: String(LIMIT), HTTP_MAX_BODY_BYTES: String(LIMIT) },
     });
     const port = Number(new URL(ctx.url).port);
-    const storage = ctx.app.services.backends.streamStorage;
+    const storage = ctx.app.engine.backends.streamStorage;
     const real = await ctx.client.pets.create.mutate(max);
     const valid = { traceId: real.traceId, token: real.streamToken };
     await expectHealthy(ctx);

@@ -5,8 +5,8 @@
  */
 import { describe, expect, test } from 'vitest';
 
-import { createContextFactory } from '../../server/context.js';
-import { createCaller } from '../../server/router/app-router.js';
+import { createContextFactory } from '../../server/engine/transport/context.js';
+import { createCaller } from '../../server/app/pet-shelter/app-router.js';
 import type { PetInput } from '../../shared/pet.js';
 import { transformer } from '../../shared/transformer.js';
 import { allPages } from '../support/pet-pages.js';
@@ -32,7 +32,7 @@ type Answer = { readonly result?: { data: unknown }; readonly error?: { json: Re
 
 /** Stores pets as `pets.create` would, without running their workflows. */
 async function seed(ctx: TestApp, count: number, pet: PetInput = heavy): Promise<void> {
-  for (let i = 0; i < count; i += 1) await ctx.app.services.pets.create(pet);
+  for (let i = 0; i < count; i += 1) await ctx.app.engine.services.pets.create(pet);
 }
 
 /** One GET carrying a batch of queries, as a client that ignores the typed client's bounds sends it. */
@@ -169,7 +169,7 @@ describe('answers', () => {
   test('the answers of one request share MAX_RESPONSE_BYTES: calls past it get PAYLOAD_TOO_LARGE, the body stays within it', async () => {
     await using ctx = await startTestApp();
     await seed(ctx, PAGE_MAX);
-    const caller = createCaller(createContextFactory(ctx.app.services)());
+    const caller = createCaller(createContextFactory(ctx.app.engine)());
     const pageBytes = Buffer.byteLength(JSON.stringify(await caller.pets.list({ limit: PAGE_MAX })));
     const fitting = Math.floor(DEFAULT_MAX_RESPONSE_BYTES / pageBytes);
     expect(fitting).toBeGreaterThan(0);

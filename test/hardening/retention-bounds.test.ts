@@ -9,9 +9,11 @@
 import { describe, expect, test } from 'vitest';
 
 import { createDeferred, type Deferred } from '../../shared/deferred.js';
-import { loadConfig, type ConfigError } from '../../server/config.js';
+import { loadConfig, type ConfigError } from '../../server/engine/config.js';
 import type { PetCreationEvent } from '../../shared/pet-creation.js';
-import { defineStep } from '../../server/workers/define-step.js';
+import { petCreationStream } from '../../server/app/pet-shelter/pets/streams.js';
+import { petTopics } from '../../server/app/pet-shelter/pets/topics.js';
+import { defineStep } from '../../server/engine/index.js';
 import { collect } from '../support/async.js';
 import { buddy } from '../support/pets.js';
 import { expectCompleteWorkflow } from '../support/stream-assertions.js';
@@ -30,11 +32,11 @@ async function drain(iterable: AsyncIterable<PetCreationEvent>) {
 
 /** Where a workflow is still kept: its state, its stream group, its trace. */
 async function kept(ctx: TestApp, traceId: string) {
-  const { services } = ctx.app;
+  const { engine } = ctx.app;
   return {
-    state: (await services.workflows.get(traceId)) !== null,
-    stream: (await services.backends.streamStorage.readAfter('petCreation', traceId, null)).events.length > 0,
-    trace: (await services.observability.traces.get(traceId)) !== null,
+    state: (await engine.workflows.get(traceId)) !== null,
+    stream: (await engine.backends.streamStorage.readAfter(traceId, null)).events.length > 0,
+    trace: (await engine.observability.traces.get(traceId)) !== null,
   };
 }
 
@@ -42,9 +44,7 @@ const everywhere = { state: true, stream: true, trace: true };
 const nowhere = { state: false, stream: false, trace: false };
 
 const evictedTotal = async (ctx: TestApp) =>
-  /^pet_stream_workflows_evicted_total (\d+)$/m.exec(
-    await ctx.app.services.observability.metrics.text(),
-  )?.[1];
+  /^pet_stream_workflows_evicted_total (\d+)$/m.exec(await ctx.app.engine.observability.metrics.text())?.[1];
 
 /** A one-step workflow whose step finishes when the test releases that pet's gate. */
 function heldWorkflows() {
@@ -61,8 +61,8 @@ function heldWorkflows() {
     name: 'Held',
     title: 'Held step',
     subscribes: 'pet.created',
-    emits: [],
-    flows: ['petCreation'],
+    topics: petTopics,
+    streams: { petCreation: petCreationStream },
     handler: async ({ pet }, { streams, traceId }) => {
       await gate(pet.name).promise;
       await streams.petCreation.set(traceId, 'message', { message: `Released ${pet.name}` });
@@ -106,7 +106,7 @@ describe('memory retention by count and size', () => {
     });
     const fresh = await drain(ctx.client.watchPetCreation(evicted.traceId, evicted.streamToken));
     expect(fresh).toMatchObject({ events: [], error: { code: 'NOT_FOUND' } });
-    expect(ctx.app.services.backends.streamStorage.listenerCount()).toBe(0);
+    expect(ctx.app.engine.backends.streamStorage.listenerCount()).toBe(0);
   });
 
   test('running workflows are never evicted; finished ones go in the order they finished', async () => {
@@ -120,7 +120,7 @@ describe('memory retention by count and size', () => {
       const traceId = (name: string) => ids.get(name) ?? '';
       const finish = async (name: string) => {
         held.release(name);
-        await ctx.app.services.workflows.onFinished(traceId(name));
+        await ctx.app.engine.workflows.onFinished(traceId(name));
       };
       const where = async () =>
         Object.fromEntries(
@@ -148,12 +148,12 @@ describe('memory retention by count and size', () => {
     const maxBytes = 20_000;
     await using ctx = await startTestApp({ env: { MEMORY_MAX_BYTES: String(maxBytes) }, steps: held.steps });
     try {
-      const retention = ctx.app.services.backends.retention;
+      const retention = ctx.app.engine.backends.retention;
       const finished: string[] = [];
       for (let i = 1; i <= 8; i += 1) {
         const { traceId } = await ctx.client.pets.create.mutate({ ...buddy, name: `Buddy ${i}` });
         held.release(`Buddy ${i}`);
-        await ctx.app.services.workflows.onFinished(traceId);
+        await ctx.app.engine.workflows.onFinished(traceId);
         finished.push(traceId);
         expect(retention.bytes).toBeLessThanOrEqual(maxBytes);
       }

@@ -1,13 +1,14 @@
 import { TRPCClientError } from '@trpc/client';
 import { describe, expect, test } from 'vitest';
 
-import { createContextFactory } from '../../server/context.js';
-import { newTraceId } from '../../server/context.js';
-import { appRouter } from '../../server/router/app-router.js';
-import { ApiKeys } from '../../server/security/api-keys.js';
-import { StreamTokens } from '../../server/security/stream-tokens.js';
-import { createServices } from '../../server/services.js';
-import { createHttpServer } from '../../server/transport/http-server.js';
+import { createContextFactory } from '../../server/engine/transport/context.js';
+import { newTraceId } from '../../server/engine/workflows/runtime.js';
+import { appRouter } from '../../server/app/pet-shelter/app-router.js';
+import { shelter } from '../../server/app/pet-shelter/application.js';
+import { ApiKeys } from '../../server/engine/security/api-keys.js';
+import { StreamTokens } from '../../server/engine/security/stream-tokens.js';
+import { createEngine } from '../../server/engine/create-engine.js';
+import { createHttpServer } from '../../server/engine/transport/http-server.js';
 import { collect } from '../support/async.js';
 import { buddy, max } from '../support/pets.js';
 import { expectCompleteWorkflow } from '../support/stream-assertions.js';
@@ -40,7 +41,7 @@ describe('stream tokens', () => {
     // The same workflow, a token signed with the right secret, but already expired.
     const expired = new StreamTokens({ secret: NEW_SECRET, ttlSeconds: 1, now: () => Date.now() - 60_000 });
     const resumed = collect(
-      ctx.client.watchPetCreation(created.traceId, expired.issue(created.traceId), {
+      ctx.client.watchPetCreation(created.traceId, expired.issue('petCreation', created.traceId), {
         lastEventId: all[3]?.eventId,
       }),
     );
@@ -66,16 +67,30 @@ describe('stream tokens', () => {
     });
     const created = await ctx.client.pets.create.mutate(buddy);
     // Issued before the rotation, under the old secret.
-    const oldToken = new StreamTokens({ secret: OLD_SECRET, ttlSeconds: 3600 }).issue(created.traceId);
+    const oldToken = new StreamTokens({ secret: OLD_SECRET, ttlSeconds: 3600 }).issue(
+      'petCreation',
+      created.traceId,
+    );
     expectCompleteWorkflow(await collect(ctx.client.watchPetCreation(created.traceId, oldToken)), buddy);
 
     expect(
-      new StreamTokens({ secret: NEW_SECRET, ttlSeconds: 1 }).verify(created.traceId, created.streamToken),
+      new StreamTokens({ secret: NEW_SECRET, ttlSeconds: 1 }).verify(
+        'petCreation',
+        created.traceId,
+        created.streamToken,
+      ),
     ).toBe('ok');
     expect(
-      new StreamTokens({ secret: OLD_SECRET, ttlSeconds: 1 }).verify(created.traceId, created.streamToken),
+      new StreamTokens({ secret: OLD_SECRET, ttlSeconds: 1 }).verify(
+        'petCreation',
+        created.traceId,
+        created.streamToken,
+      ),
     ).toBe('invalid');
-    const unknown = new StreamTokens({ secret: 'x'.repeat(32), ttlSeconds: 3600 }).issue(created.traceId);
+    const unknown = new StreamTokens({ secret: 'x'.repeat(32), ttlSeconds: 3600 }).issue(
+      'petCreation',
+      created.traceId,
+    );
     expect(await failure(collect(ctx.client.watchPetCreation(created.traceId, unknown)))).toMatchObject({
       code: 'UNAUTHORIZED',
     });
@@ -84,7 +99,10 @@ describe('stream tokens', () => {
   test('once the previous secret is dropped, its tokens stop working', async () => {
     await using ctx = await startTestApp({ env: { STREAM_TOKEN_SECRET: NEW_SECRET } });
     const created = await ctx.client.pets.create.mutate(buddy);
-    const oldToken = new StreamTokens({ secret: OLD_SECRET, ttlSeconds: 3600 }).issue(created.traceId);
+    const oldToken = new StreamTokens({ secret: OLD_SECRET, ttlSeconds: 3600 }).issue(
+      'petCreation',
+      created.traceId,
+    );
     expect(await failure(collect(ctx.client.watchPetCreation(created.traceId, oldToken)))).toMatchObject({
       code: 'UNAUTHORIZED',
       message: 'The stream token is not valid',
@@ -180,7 +198,7 @@ describe('errors never leak internals', () => {
   test('an unexpected failure in a procedure is a bare INTERNAL_SERVER_ERROR over HTTP and WebSocket, logged in full', async () => {
     await using ctx = await startTestApp();
     const secret = 'ECONNREFUSED 10.0.0.7:5432 at PetRepository.insert (/srv/app/db.js:42:7)';
-    ctx.app.services.pets.create = async () => {
+    ctx.app.engine.services.pets.create = async () => {
       throw new Error(secret);
     };
     const http = await fetch(`${ctx.url}/trpc/pets.create`, {
@@ -210,10 +228,10 @@ describe('errors never leak internals', () => {
 
   test('a plain route that throws gets a bare 500', async () => {
     const { log, lines } = captureLogger();
-    const services = createServices(testConfig(), log);
+    const engine = createEngine(testConfig(), log, shelter);
     const server = createHttpServer({
       router: appRouter,
-      createContext: createContextFactory(services),
+      createContext: createContextFactory(engine),
       maxBodyBytes: 1024,
       log,
       routes: [
@@ -239,7 +257,7 @@ describe('errors never leak internals', () => {
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
-      await services.close();
+      await engine.close();
     }
   });
 

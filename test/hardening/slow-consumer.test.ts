@@ -2,7 +2,9 @@ import type { Socket } from 'node:net';
 
 import { describe, expect, test, vi } from 'vitest';
 
-import { defineStep } from '../../server/workers/define-step.js';
+import { petCreationStream } from '../../server/app/pet-shelter/pets/streams.js';
+import { petTopics } from '../../server/app/pet-shelter/pets/topics.js';
+import { defineStep } from '../../server/engine/index.js';
 import { createDeferred } from '../../shared/deferred.js';
 import type { PetCreationEvent } from '../../shared/pet-creation.js';
 import { SETTLES } from '../support/async.js';
@@ -11,6 +13,7 @@ import { buddy } from '../support/pets.js';
 import { openRawWatch } from '../support/raw-watch.js';
 import { tapTransports } from '../support/tapped-transports.js';
 import { startTestApp } from '../support/test-app.js';
+import { storedNow } from '../support/stored.js';
 
 const MAX_BUFFERED = 64 * 1024;
 /** Big events fill socket buffers quickly; the data schema allows 4000 characters. */
@@ -33,8 +36,8 @@ describe('slow consumers', () => {
       name: 'Burst',
       title: 'Burst',
       subscribes: 'pet.created',
-      emits: [],
-      flows: ['petCreation'],
+      topics: petTopics,
+      streams: { petCreation: petCreationStream },
       async handler(_input, { streams, traceId }) {
         await start.promise;
         let waited = false;
@@ -71,7 +74,7 @@ describe('slow consumers', () => {
     const created = await ctx.client.pets.create.mutate(buddy);
     const request = { traceId: created.traceId, token: created.streamToken };
     // A reading client, raw on the WebSocket, and a real client that stops reading after its first event.
-    const reader = await openRawWatch(ctx.url, 'ws-fast-path', request);
+    const reader = await openRawWatch(ctx.url, 'ws', request);
     await reader.received(1);
     const tap = tapTransports({ headers: { 'x-test-client': 'stalled' } });
     const stalledClient = ctx.newClient({ WebSocket: tap.WebSocket });
@@ -107,9 +110,7 @@ describe('slow consumers', () => {
 
     // The burst stops at the cut: the reading client gets the whole workflow, each event once.
     const read = await reader.ended;
-    const stored = (
-      await ctx.app.services.backends.streamStorage.readAfter('petCreation', created.traceId, null)
-    ).events;
+    const stored = await storedNow(ctx.app.engine, created.traceId);
     expect(stored.length).toBeLessThan(MAX_BURST);
     expect(read.end).toEqual({ kind: 'completed' });
     expectExactlyOnceInOrder(read.events, stored, { label: 'reading client' });
@@ -122,7 +123,7 @@ describe('slow consumers', () => {
     expect(tap.sockets[0]?.closeCodes).toEqual([4008]);
     expect(tap.sockets.length).toBeGreaterThan(1);
     expectExactlyOnceInOrder(tap.events(), stored, { label: 'sent to the stalled client' });
-    await vi.waitFor(() => expect(ctx.app.services.backends.streamStorage.listenerCount()).toBe(0), SETTLES);
+    await vi.waitFor(() => expect(ctx.app.engine.backends.streamStorage.listenerCount()).toBe(0), SETTLES);
     // The reading client, bursts and all, was never taken for a slow one.
     expect(ctx.logs.filter((line) => line.msg === CUT)).toHaveLength(1);
   });

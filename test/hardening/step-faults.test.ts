@@ -1,10 +1,13 @@
 import { describe, expect, test, vi } from 'vitest';
 
-import { defineStep } from '../../server/workers/define-step.js';
+import { petCreationStream } from '../../server/app/pet-shelter/pets/streams.js';
+import { petTopics } from '../../server/app/pet-shelter/pets/topics.js';
+import { defineStep } from '../../server/engine/index.js';
 import { createDeferred } from '../../shared/deferred.js';
 import { collect } from '../support/async.js';
 import { buddy } from '../support/pets.js';
 import { startTestApp } from '../support/test-app.js';
+import { storedNow } from '../support/stored.js';
 
 /**
  * Step timeouts here are long enough for a retry's one write on a busy
@@ -25,8 +28,8 @@ describe('faults in steps', () => {
       name: 'SlowToStop',
       title: 'Slow to stop',
       subscribes: 'pet.created',
-      emits: [],
-      flows: ['petCreation'],
+      topics: petTopics,
+      streams: { petCreation: petCreationStream },
       async handler({ pet }, { attempt, signal, streams, traceId }) {
         running += 1;
         mostAtOnce = Math.max(mostAtOnce, running);
@@ -75,9 +78,10 @@ describe('faults in steps', () => {
       name: 'Stubborn',
       title: 'Stubborn step',
       subscribes: 'feeding.reminder.enqueued',
+      topics: petTopics,
       emits: ['feeding.reminder.completed'],
-      flows: ['petCreation'],
-      async handler({ pet }, { attempt, streams, pets, emit, traceId }) {
+      streams: { petCreation: petCreationStream },
+      async handler({ pet }, { attempt, streams, services: { pets }, emit, traceId }) {
         attempts = attempt;
         if (attempt > 1) {
           await streams.petCreation.set(traceId, 'stubborn', {
@@ -128,12 +132,7 @@ describe('faults in steps', () => {
       'store refused: TimeoutError',
       'bus refused: TimeoutError',
     ]);
-    const stored = await ctx.app.services.backends.streamStorage.readAfter(
-      'petCreation',
-      created.traceId,
-      null,
-    );
-    expect(stored.events).toEqual(events);
+    expect(await storedNow(ctx.app.engine, created.traceId)).toEqual(events);
     expect(await ctx.client.pets.get.query({ id: created.pet.id })).toEqual(petBefore);
   });
 
@@ -142,8 +141,8 @@ describe('faults in steps', () => {
       name: 'AlwaysFails',
       title: 'Always failing step',
       subscribes: 'pet.created',
-      emits: [],
-      flows: ['petCreation'],
+      topics: petTopics,
+      streams: { petCreation: petCreationStream },
       async handler() {
         throw new Error('upstream unavailable');
       },
@@ -173,7 +172,7 @@ describe('faults in steps', () => {
     expect(third).toBeLessThanOrEqual(32);
     expect(last).toBeNull();
     await vi.waitFor(async () =>
-      expect(await ctx.app.services.bus.deadLetters()).toMatchObject([
+      expect(await ctx.app.engine.bus.deadLetters()).toMatchObject([
         { consumer: 'AlwaysFails', attempts: 4, error: 'upstream unavailable' },
       ]),
     );

@@ -6,9 +6,11 @@
  */
 import { describe, expect, test } from 'vitest';
 
-import { loadConfig, type ConfigError } from '../../server/config.js';
-import { defineStep } from '../../server/workers/define-step.js';
-import { aiEnrichmentStep } from '../../server/workers/steps/ai-enrichment-step.js';
+import { loadConfig, type ConfigError } from '../../server/engine/config.js';
+import { petCreationStream } from '../../server/app/pet-shelter/pets/streams.js';
+import { petTopics } from '../../server/app/pet-shelter/pets/topics.js';
+import { defineStep } from '../../server/engine/index.js';
+import { aiEnrichmentStep } from '../../server/app/pet-shelter/pets/steps/ai-enrichment-step.js';
 import { collect } from '../support/async.js';
 import { buddy, enrichmentEvents } from '../support/pets.js';
 import { startTestApp } from '../support/test-app.js';
@@ -18,8 +20,8 @@ const neverStarted = defineStep({
   name: 'NeverStarted',
   title: 'Never started',
   subscribes: 'feeding.reminder.completed',
-  emits: [],
-  flows: ['petCreation'],
+  topics: petTopics,
+  streams: { petCreation: petCreationStream },
   handler: async () => {},
 });
 
@@ -41,21 +43,21 @@ describe('WORKFLOW_MAX_RUNTIME_MS', () => {
       data: { stage: 'finished', progress: 100, error: true },
     });
 
-    const state = await ctx.app.services.workflows.get(created.traceId);
+    const state = await ctx.app.engine.workflows.get(created.traceId);
     expect(state?.outcomes).toEqual({ AiProfileEnrichment: 'succeeded', NeverStarted: 'dead' });
     expect(state?.finishedAt).not.toBeNull();
-    expect((await ctx.app.services.observability.stats()).workflows).toMatchObject({
+    expect((await ctx.app.engine.observability.stats()).workflows).toMatchObject({
       started: 1,
       finished: 1,
       running: 0,
     });
-    expect(await ctx.app.services.observability.metrics.text()).toContain(
+    expect(await ctx.app.engine.observability.metrics.text()).toContain(
       'pet_stream_workflows_finished_total{flow="petCreation",outcome="failed"} 1',
     );
     expect(ctx.logs.some((l) => l.msg === '❌ Workflow stopped: it ran past its longest run time')).toBe(
       true,
     );
-    expect(ctx.app.services.workflows.watchedCount).toBe(0);
+    expect(ctx.app.engine.workflows.watchedCount).toBe(0);
   });
 
   test('must be above STEP_TIMEOUT_MS, so that one step attempt always fits', () => {

@@ -6,9 +6,9 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import { healthRoutes } from '../../server/transport/health-routes.js';
-import { matchRoute, type HttpRoute } from '../../server/transport/http-routes.js';
-import { staticRoutes } from '../../server/transport/static-routes.js';
+import { healthRoutes } from '../../server/engine/transport/health-routes.js';
+import { matchRoute, type HttpRoute } from '../../server/engine/transport/http-routes.js';
+import { staticRoutes } from '../../server/engine/transport/static-routes.js';
 import { startTestApp } from '../support/test-app.js';
 
 /** A bare HTTP server over some routes, on an ephemeral loopback port. */

@@ -1,7 +1,7 @@
 import { describe, expect, test, vi } from 'vitest';
 
-import { MemoryTraceStore } from '../../server/observability/memory-trace-store.js';
-import { MemoryRetention } from '../../server/store/memory-retention.js';
+import { MemoryTraceStore } from '../../server/engine/traces/memory-trace-store.js';
+import { MemoryRetention } from '../../server/engine/backends/memory-retention.js';
 
 const log = (msg: string) => ({ kind: 'log', level: 'info', msg, step: null }) as const;
 

@@ -1,8 +1,10 @@
 import { describe, expect, test, vi } from 'vitest';
 
-import { routeLabel } from '../../server/observability/http-metrics.js';
-import type { HttpRoute } from '../../server/transport/http-routes.js';
-import { defineStep } from '../../server/workers/define-step.js';
+import { petCreationStream } from '../../server/app/pet-shelter/pets/streams.js';
+import { petTopics } from '../../server/app/pet-shelter/pets/topics.js';
+import { routeLabel } from '../../server/engine/observability/http-metrics.js';
+import type { HttpRoute } from '../../server/engine/transport/http-routes.js';
+import { defineStep } from '../../server/engine/index.js';
 import { createDeferred } from '../../shared/deferred.js';
 import type { PetCreationEvent } from '../../shared/pet-creation.js';
 import { collect } from '../support/async.js';
@@ -34,6 +36,9 @@ describe('metrics', () => {
 
     const after = await scrape(ctx.url);
     expect(valueOf(after, 'pet_stream_stream_events_written_total', STREAM)).toBe(11);
+    // The profile's four fields go to the workflow's other stream, which this subscription does not watch.
+    expect(valueOf(after, 'pet_stream_stream_events_written_total', { stream: 'petProfile' })).toBe(4);
+    expect(valueOf(after, 'pet_stream_stream_events_delivered_total', { stream: 'petProfile' })).toBe(0);
     expect(valueOf(after, 'pet_stream_stream_events_delivered_total', STREAM)).toBe(11);
     for (const step of ['FeedingReminder', 'AiProfileEnrichment']) {
       expect(valueOf(after, 'pet_stream_step_duration_seconds_count', { step, status: 'succeeded' })).toBe(1);
@@ -60,7 +65,7 @@ describe('metrics', () => {
     // system.stats reads the same figures.
     const stats = await ctx.client.trpc.system.stats.query();
     expect(stats).toMatchObject({
-      eventsWritten: { total: 11, byStream: { petCreation: 11 } },
+      eventsWritten: { total: 15, byStream: { petCreation: 11, petProfile: 4 } },
       eventsDelivered: { total: 11, byStream: { petCreation: 11 } },
       activeSubscriptions: { total: 0 },
       workflows: { started: 1, finished: 1, running: 0 },
@@ -77,9 +82,9 @@ describe('metrics', () => {
     const gated = defineStep({
       name: 'GatedStep',
       title: 'Gated step',
+      topics: petTopics,
       subscribes: 'pet.created',
-      emits: [],
-      flows: ['petCreation'],
+      streams: { petCreation: petCreationStream },
       async handler({ pet }, { streams, traceId }) {
         waiting.resolve();
         await gate.promise;

@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 
 import { describe, expect, test, vi } from 'vitest';
 
-import { defineStep } from '../../server/workers/define-step.js';
-import { feedingReminderStep } from '../../server/workers/steps/feeding-reminder-step.js';
+import { defineStep } from '../../server/engine/index.js';
+import { petCreationStream } from '../../server/app/pet-shelter/pets/streams.js';
+import { petTopics } from '../../server/app/pet-shelter/pets/topics.js';
+import { feedingReminderStep } from '../../server/app/pet-shelter/pets/steps/feeding-reminder-step.js';
 import { createDeferred } from '../../shared/deferred.js';
 import { TraceEntrySchema, type TraceEntry } from '../../shared/trace.js';
 import { collect } from '../support/async.js';
@@ -22,9 +24,9 @@ function untrack(value: unknown): { readonly id: string; readonly entry: TraceEn
 const flakyStep = defineStep({
   name: 'FlakyStep',
   title: 'Flaky step',
+  topics: petTopics,
   subscribes: 'pet.created',
-  emits: [],
-  flows: ['petCreation'],
+  streams: { petCreation: petCreationStream },
   async handler({ pet }, { streams, traceId, attempt }) {
     await streams.petCreation.set(traceId, 'flaky', { message: `Checked ${pet.name}` });
     if (attempt === 1) throw new Error('scale not calibrated');
@@ -35,7 +37,7 @@ describe('traces', () => {
   test('a workflow trace holds both step runs, the emits, every stream write in order and the log lines', async () => {
     await using t = createTestCaller();
     const created = await t.caller.pets.create(buddy);
-    await t.services.workflows.onFinished(created.traceId);
+    await t.engine.workflows.onFinished(created.traceId);
 
     const trace = await t.caller.traces.get({ traceId: created.traceId, token: created.streamToken });
     expect(trace).toMatchObject({
@@ -50,11 +52,14 @@ describe('traces', () => {
     for (const entry of trace.entries) TraceEntrySchema.parse(entry);
     expect(trace.entries.map((e) => e.seq)).toEqual(trace.entries.map((_, i) => i + 1));
 
-    // Every stream write, once, in the stream's own order.
-    const stream = await collect(t.services.streams.petCreation.subscribe(created.traceId));
+    // Every stream write, once, in the workflow log's own order (both of its streams).
+    const stream = await collect(
+      t.engine.workflowLog.pull(created.traceId, { after: null, streams: ['petCreation', 'petProfile'] }),
+    );
+    expect(new Set(stream.map((e) => e.stream))).toEqual(new Set(['petCreation', 'petProfile']));
     const writes = trace.entries.flatMap((e) => (e.kind === 'stream_write' ? [e] : []));
-    expect(writes.map((w) => [w.eventId, w.itemId, w.eventKind, w.data])).toEqual(
-      stream.map((e) => [e.eventId, e.itemId, e.kind, e.data]),
+    expect(writes.map((w) => [w.stream, w.eventId, w.itemId, w.eventKind, w.data])).toEqual(
+      stream.map((e) => [e.stream, e.eventId, e.itemId, e.kind, e.data]),
     );
 
     // One run per step, each with its timing.
@@ -112,7 +117,7 @@ describe('traces', () => {
       env: { STEP_MAX_ATTEMPTS: '3' },
     });
     const created = await t.caller.pets.create(max);
-    await t.services.workflows.onFinished(created.traceId);
+    await t.engine.workflows.onFinished(created.traceId);
 
     const trace = await t.caller.traces.get({ traceId: created.traceId, token: created.streamToken });
     expect(trace.stepRuns.filter((r) => r.step === 'FlakyStep')).toMatchObject([
@@ -137,9 +142,9 @@ describe('traces', () => {
     const broken = defineStep({
       name: 'BrokenStep',
       title: 'Broken step',
+      topics: petTopics,
       subscribes: 'pet.created',
-      emits: [],
-      flows: ['petCreation'],
+      streams: { petCreation: petCreationStream },
       async handler() {
         throw new Error('always broken');
       },
@@ -149,7 +154,7 @@ describe('traces', () => {
       env: { STEP_MAX_ATTEMPTS: '2' },
     });
     const created = await t.caller.pets.create(buddy);
-    await t.services.workflows.onFinished(created.traceId);
+    await t.engine.workflows.onFinished(created.traceId);
     const trace = await t.caller.traces.get({ traceId: created.traceId, token: created.streamToken });
     expect(trace).toMatchObject({ status: 'finished', failedSteps: 1 });
     expect(trace.stepRuns.filter((r) => r.step === 'BrokenStep').map((r) => r.status)).toEqual([
@@ -167,7 +172,7 @@ describe('traces', () => {
     const second = await t.caller.pets.create(luna);
 
     expect((await rejection(t.caller.traces.get({ traceId: first.traceId }))).code).toBe('UNAUTHORIZED');
-    expect((await rejection(t.caller.traces.get({ traceId: first.traceId, token: 'v1.x.1.y' }))).code).toBe(
+    expect((await rejection(t.caller.traces.get({ traceId: first.traceId, token: 'v2.x.1.y' }))).code).toBe(
       'UNAUTHORIZED',
     );
     expect(
@@ -175,8 +180,11 @@ describe('traces', () => {
     ).toBe('FORBIDDEN');
     const unknown = randomBytes(16).toString('hex');
     expect(
-      (await rejection(t.caller.traces.get({ traceId: unknown, token: t.services.tokens.issue(unknown) })))
-        .code,
+      (
+        await rejection(
+          t.caller.traces.get({ traceId: unknown, token: t.engine.tokens.issue('petCreation', unknown) }),
+        )
+      ).code,
     ).toBe('NOT_FOUND');
     expect(
       (await rejection(t.caller.traces.get({ traceId: 'not-a-trace-id', token: first.streamToken }))).code,
@@ -190,7 +198,7 @@ describe('traces', () => {
     const made = [];
     for (const pet of [max, luna, buddy]) {
       const created = await t.caller.pets.create(pet);
-      await t.services.workflows.onFinished(created.traceId);
+      await t.engine.workflows.onFinished(created.traceId);
       made.push(created.traceId);
     }
     const page1 = await t.caller.traces.list({ limit: 2 });
@@ -212,9 +220,9 @@ describe('traces', () => {
     const gated = defineStep({
       name: 'GatedStep',
       title: 'Gated step',
+      topics: petTopics,
       subscribes: 'pet.created',
-      emits: [],
-      flows: ['petCreation'],
+      streams: { petCreation: petCreationStream },
       async handler({ pet }, { streams, traceId, logger }) {
         waiting.resolve();
         await gate.promise;
@@ -239,7 +247,8 @@ describe('traces', () => {
         released = true;
         gate.resolve();
       }
-      if (entry.kind === 'log' && entry.msg === '🏁 Workflow finished') break;
+      // The workflow's last entry: its final event (the finish line is logged just before it).
+      if (entry.kind === 'stream_write' && entry.eventKind === 'finished') break;
     }
     expect(released).toBe(true);
     const trace = await t.caller.traces.get({ traceId: created.traceId, token: created.streamToken });
@@ -259,13 +268,13 @@ describe('traces', () => {
     expect(after).toEqual(trace.entries.slice(3));
 
     abort.abort();
-    await vi.waitFor(() => expect(t.services.observability.traces.listenerCount()).toBe(0));
+    await vi.waitFor(() => expect(t.engine.observability.traces.listenerCount()).toBe(0));
   });
 
   test('a finished trace is dropped after the stream retention, and the trace count is bounded', async () => {
     await using t = createTestCaller({ env: { STREAM_RETENTION_MS: '0', TRACE_MAX_TRACES: '2' } });
     const created = await t.caller.pets.create(buddy);
-    await t.services.workflows.onFinished(created.traceId);
+    await t.engine.workflows.onFinished(created.traceId);
     await vi.waitFor(async () =>
       expect(
         (await rejection(t.caller.traces.get({ traceId: created.traceId, token: created.streamToken }))).code,
@@ -276,9 +285,9 @@ describe('traces', () => {
     const held = defineStep({
       name: 'Held',
       title: 'Held step',
+      topics: petTopics,
       subscribes: 'pet.created',
-      emits: [],
-      flows: ['petCreation'],
+      streams: { petCreation: petCreationStream },
       handler: () => gate.promise,
     });
     await using h = createTestCaller({ steps: [held], env: { TRACE_MAX_TRACES: '2' } });
@@ -286,7 +295,7 @@ describe('traces', () => {
     for (const pet of [max, luna, buddy]) ids.push((await h.caller.pets.create(pet)).traceId);
     const kept = await h.caller.traces.list({});
     expect(kept.items.map((s) => s.traceId)).toEqual([ids[2], ids[1]]);
-    expect(h.services.observability.traces.size()).toBe(2);
+    expect(h.engine.observability.traces.size()).toBe(2);
     gate.resolve();
   });
 });
@@ -300,8 +309,10 @@ describe('traces on Redis backends', () => {
         env: { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix, STEP_MAX_ATTEMPTS: '3' },
       });
       const created = await t.caller.pets.create(max);
-      await t.services.workflows.onFinished(created.traceId);
-      const stream = await collect(t.services.streams.petCreation.subscribe(created.traceId));
+      await t.engine.workflows.onFinished(created.traceId);
+      const stream = await collect(
+        t.engine.workflowLog.pull(created.traceId, { after: null, streams: ['petCreation', 'petProfile'] }),
+      );
       expect(stream[0]?.eventId).toMatch(/^\d+-\d+$/);
 
       // The last entries (the finish) may still be on their way when onFinished resolves elsewhere.

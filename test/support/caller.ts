@@ -1,25 +1,26 @@
-import { createContextFactory } from '../../server/context.js';
-import { createCaller } from '../../server/router/app-router.js';
-import { createServices, type RunningServices, type ServiceOverrides } from '../../server/services.js';
+import { createCaller } from '../../server/app/pet-shelter/app-router.js';
+import { createEngine, type Engine } from '../../server/engine/create-engine.js';
+import { createContextFactory } from '../../server/engine/transport/context.js';
+import { testApplication, type TestOverrides } from './test-application.js';
 import { captureLogger, testConfig, type LogLine } from './test-config.js';
 
 export type TestCaller = AsyncDisposable & {
   readonly caller: ReturnType<typeof createCaller>;
-  readonly services: RunningServices;
+  readonly engine: Engine;
   readonly logs: LogLine[];
 };
 
 /** The router in process, over the embedded (memory) backends, without any transport. */
 export function createTestCaller(
-  options: { readonly env?: Record<string, string>; readonly signal?: AbortSignal } & ServiceOverrides = {},
+  options: { readonly env?: Record<string, string>; readonly signal?: AbortSignal } & TestOverrides = {},
 ): TestCaller {
   const { log, lines } = captureLogger();
-  const services = createServices(testConfig(options.env), log, options);
-  const caller = createCaller(createContextFactory(services)(), { signal: options.signal });
+  const engine = createEngine(testConfig(options.env), log, testApplication(options));
+  const caller = createCaller(createContextFactory(engine)(), { signal: options.signal });
   return {
     caller,
-    services,
+    engine,
     logs: lines,
-    [Symbol.asyncDispose]: () => services.close(),
+    [Symbol.asyncDispose]: () => engine.close(),
   };
 }

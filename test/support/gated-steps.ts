@@ -1,12 +1,14 @@
-import type { Step } from '../../server/workers/define-step.js';
-import { steps } from '../../server/workers/steps/index.js';
+import { petCreationWorkflow } from '../../server/app/pet-shelter/pets/workflow.js';
+import type { ApplicationServices, StepDefinition } from '../../server/engine/index.js';
+
+type Step = StepDefinition<ApplicationServices>;
 
 /**
- * The service's real steps, except that the named one starts only when
- * `gate` resolves: a test can then act mid-workflow without racing it.
+ * The pet creation workflow's real steps, except that the named one starts
+ * only when `gate` resolves: a test can then act mid-workflow without racing it.
  */
 export function gatedSteps(name: string, gate: Promise<void>): readonly Step[] {
-  return steps.map((step) =>
+  return petCreationWorkflow.steps.map((step) =>
     step.name === name
       ? {
           ...step,

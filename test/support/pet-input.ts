@@ -17,7 +17,7 @@ export function fieldErrorsOf(error: TRPCError): Record<string, string[] | undef
 export async function createAndRead(input: PetInput): Promise<Pet> {
   await using t = createTestCaller();
   const created = await t.caller.pets.create(input);
-  const finished = await t.services.workflows.onFinished(created.traceId);
+  const finished = await t.engine.workflows.onFinished(created.traceId);
   expect(Object.values(finished.outcomes)).toEqual(['succeeded', 'succeeded']);
   const stored = await t.caller.pets.get({ id: created.pet.id });
   expect(stored).toMatchObject({ id: created.pet.id, createdAt: created.pet.createdAt });

@@ -1,7 +1,7 @@
 /**
  * Watching `petCreation` as the server sends it, without any client-side
- * dedupe: raw WebSocket frames (with or without the fast path), the tRPC
- * subscription over SSE, and the plain SSE stream. Each transport's answer
+ * dedupe: raw WebSocket frames, the tRPC subscription over SSE, and the
+ * plain SSE stream. Each transport's answer
  * is kept as sent and also read back into events and how it ended, so one
  * test can assert the same thing on every transport.
  */
@@ -11,18 +11,15 @@ import WebSocket from 'ws';
 
 import type { PetCreationEvent } from '../../shared/pet-creation.js';
 import { transformer } from '../../shared/transformer.js';
-import { createContextFactory } from '../../server/context.js';
-import { appRouter } from '../../server/router/app-router.js';
-import { attachWsServer } from '../../server/transport/ws-server.js';
 import { END_AFTER_FINISHED_MS } from './async.js';
 import type { TestApp } from './test-app.js';
 
-export const TRANSPORTS = ['ws-fast-path', 'ws', 'trpc-sse', 'sse'] as const;
+/** What a server serves: tRPC over its WebSocket and over SSE, and plain SSE. */
+export const TRANSPORTS = ['ws', 'trpc-sse', 'sse'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 
-/** What a server serves by itself, without a second endpoint: its WebSocket (fast path on), tRPC's SSE, plain SSE. */
-export const SERVER_TRANSPORTS = ['ws-fast-path', 'trpc-sse', 'sse'] as const;
-export type ServerTransport = (typeof SERVER_TRANSPORTS)[number];
+export const SERVER_TRANSPORTS = TRANSPORTS;
+export type ServerTransport = Transport;
 
 /**
  * How a watch ended. `CLOSED` is the connection going away without the
@@ -46,6 +43,10 @@ export type WatchRequest = {
   readonly traceId: string;
   readonly token: string;
   readonly lastEventId?: string;
+  /** The tRPC subscription watched on 'ws' and 'trpc-sse'. @default 'petCreation.onUpdate' */
+  readonly procedure?: string;
+  /** The plain SSE route for 'sse', without its query. @default `/pets/streams/<traceId>` */
+  readonly ssePath?: string;
 };
 
 /** A live watch: its events so far, and its end once it came. */
@@ -59,48 +60,25 @@ export type OpenWatch = {
   readonly close: () => void;
 };
 
-/** Endpoints of one test app for each transport; `close` stops the second WebSocket server. */
+/** Endpoints of one test app for each transport; `close` closes the watches still open. */
 export type WatchEndpoints = {
   readonly open: (transport: Transport, request: WatchRequest) => Promise<OpenWatch>;
   readonly close: () => Promise<void>;
 };
 
-/** The app's own endpoints, and a second WebSocket endpoint without the fast path over the same services. */
-export async function watchEndpoints(ctx: TestApp): Promise<WatchEndpoints> {
-  const server = http.createServer();
-  const ws = attachWsServer(server, {
-    router: appRouter,
-    createContext: createContextFactory(ctx.app.services),
-    maxPayloadBytes: 1_048_576,
-    maxConnections: 1000,
-    pingMs: 0,
-    maxBufferedBytes: 1_048_576,
-    slowConsumerMs: 2000,
-    fastPath: false,
-    maxSubscriptionsPerConnection: 100,
-    allowedOrigins: [],
-    apiKeys: ctx.app.services.apiKeys,
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  const plainWsUrl = `ws://127.0.0.1:${port}/trpc`;
+/** The app's own endpoints, one per transport. */
+export function watchEndpoints(ctx: TestApp): Promise<WatchEndpoints> {
   const watches: OpenWatch[] = [];
-  return {
+  return Promise.resolve({
     open: async (transport, request) => {
-      const watch =
-        transport === 'ws'
-          ? await wsWatch(plainWsUrl, request)
-          : await openRawWatch(ctx.url, transport, request);
+      const watch = await openRawWatch(ctx.url, transport, request);
       watches.push(watch);
       return watch;
     },
     close: async () => {
       for (const watch of watches) watch.close();
-      await ws.close(100);
-      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
-  };
+  });
 }
 
 /** A watch of the server at `baseUrl` (`http://host:port`) on one of its own transports. */
@@ -110,7 +88,7 @@ export function openRawWatch(
   request: WatchRequest,
 ): Promise<OpenWatch> {
   switch (transport) {
-    case 'ws-fast-path':
+    case 'ws':
       return wsWatch(`${baseUrl.replace(/^http/, 'ws')}/trpc`, request);
     case 'trpc-sse':
       return trpcSseWatch(baseUrl, request);
@@ -236,7 +214,7 @@ async function wsWatch(url: string, request: WatchRequest): Promise<OpenWatch> {
       id: REQUEST_ID,
       method: 'subscription',
       params: {
-        path: 'petCreation.onUpdate',
+        path: request.procedure ?? 'petCreation.onUpdate',
         input: transformer.serialize({ traceId: request.traceId, token: request.token }),
         ...(request.lastEventId === undefined ? {} : { lastEventId: request.lastEventId }),
       },
@@ -316,7 +294,8 @@ async function trpcSseWatch(baseUrl: string, request: WatchRequest): Promise<Ope
       ...(request.lastEventId === undefined ? {} : { lastEventId: request.lastEventId }),
     }),
   );
-  const response = await get(`${baseUrl}/trpc/petCreation.onUpdate?input=${encodeURIComponent(input)}`);
+  const procedure = request.procedure ?? 'petCreation.onUpdate';
+  const response = await get(`${baseUrl}/trpc/${procedure}?input=${encodeURIComponent(input)}`);
   const collector = new Collector();
   const reading = readBlocks(response.res, (block, text) => {
     collector.raw.push(text);
@@ -344,7 +323,8 @@ async function trpcSseWatch(baseUrl: string, request: WatchRequest): Promise<Ope
 
 /** The plain stream: `id:`, `event:` (the kind), `data:` (the event as JSON); it ends by ending the response. */
 async function sseWatch(baseUrl: string, request: WatchRequest): Promise<OpenWatch> {
-  const url = `${baseUrl}/pets/streams/${request.traceId}?token=${encodeURIComponent(request.token)}`;
+  const path = request.ssePath ?? `/pets/streams/${request.traceId}`;
+  const url = `${baseUrl}${path}?token=${encodeURIComponent(request.token)}`;
   const response = await get(
     url,
     request.lastEventId === undefined ? {} : { 'Last-Event-ID': request.lastEventId },

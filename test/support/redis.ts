@@ -6,11 +6,12 @@ import { randomUUID } from 'node:crypto';
 
 import { Redis } from 'ioredis';
 
-import { createLogger, type Logger } from '../../server/log.js';
-import { RedisConnections } from '../../server/redis/connections.js';
-import { RedisKeys } from '../../server/redis/keys.js';
-import { RedisStreamStorage } from '../../server/streams/redis-stream-storage.js';
-import type { StoredEvent } from '../../server/streams/stream-storage.js';
+import { createLogger, type Logger } from '../../server/engine/log.js';
+import { RedisConnections } from '../../server/engine/backends/redis/connections.js';
+import { RedisKeys } from '../../server/engine/backends/redis/keys.js';
+import { StreamReader } from '../../server/engine/backends/redis/stream-reader.js';
+import { RedisWorkflowLogStorage } from '../../server/engine/streams/redis-storage.js';
+import type { StoredEvent } from '../../server/engine/streams/storage.js';
 
 export const TEST_REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -84,22 +85,33 @@ export function redisFixture(prefix = randomKeyPrefix()) {
   };
 }
 
-/** A group's log as stored under `prefix`, read straight from Redis (not through any server). */
-export async function storedEvents(prefix: string, stream: string, groupId: string): Promise<StoredEvent[]> {
+/** A workflow's log as stored under `prefix` (of one stream when given), read straight from Redis (not through any server). */
+export async function storedEvents(
+  prefix: string,
+  stream: string | null,
+  groupId: string,
+): Promise<StoredEvent[]> {
   const fixture = redisFixture(prefix);
   const connections = fixture.connect();
-  const storage = new RedisStreamStorage({
-    client: connections.commands,
+  const reader = new StreamReader({
     reader: connections.streamReader,
+    commands: connections.commands,
+    wakeKey: fixture.keys.readerWake(randomUUID()),
+    log: silentLogger(),
+  });
+  const storage = new RedisWorkflowLogStorage({
+    client: connections.commands,
+    reader,
     keys: fixture.keys,
     historyLimit: 1_000_000,
     retentionMs: 60_000,
-    log: silentLogger(),
   });
   try {
-    return [...(await storage.readAfter(stream, groupId, null)).events];
+    const { events } = await storage.readAfter(groupId, null);
+    return events.filter((event) => stream === null || event.stream === stream);
   } finally {
     await storage.close();
+    reader.close();
     await fixture.disconnect();
   }
 }

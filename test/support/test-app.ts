@@ -2,12 +2,12 @@ import { EventSource } from 'eventsource';
 import WebSocket from 'ws';
 
 import { createPetClient, type PetClient, type PetClientOptions } from '../../client/create-client.js';
-import { createApp, type App } from '../../server/app.js';
-import type { ServiceOverrides } from '../../server/services.js';
+import { createServer, type Server } from '../../server/engine/create-server.js';
+import { testApplication, type TestOverrides } from './test-application.js';
 import { captureLogger, testConfig, type LogLine } from './test-config.js';
 
 export type TestApp = AsyncDisposable & {
-  readonly app: App;
+  readonly app: Server;
   readonly client: PetClient;
   readonly url: string;
   readonly wsUrl: string;
@@ -25,10 +25,10 @@ export const NodeEventSource: typeof globalThis.EventSource = EventSource;
 
 /** A real server on an ephemeral loopback port, with a real client; closed on dispose. */
 export async function startTestApp(
-  options: { readonly env?: Record<string, string> } & ServiceOverrides = {},
+  options: { readonly env?: Record<string, string> } & TestOverrides = {},
 ): Promise<TestApp> {
   const { log, lines, waitForLine } = captureLogger();
-  const app = createApp(testConfig(options.env), log, options);
+  const app = createServer(testConfig(options.env), log, testApplication(options));
   const { port } = await app.listen();
   const url = `http://127.0.0.1:${port}`;
   const clients: PetClient[] = [];

@@ -1,5 +1,5 @@
-import { loadConfig, type Config } from '../../server/config.js';
-import { createLogger, type Logger } from '../../server/log.js';
+import { loadConfig, type Config } from '../../server/engine/config.js';
+import { createLogger, type Logger } from '../../server/engine/log.js';
 import { createDeferred, type Deferred } from '../../shared/deferred.js';
 
 /** Configuration for tests: zero delays, port 0, fixed token secret, no model. */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 
-import { ConfigError, loadConfig } from '../../server/config.js';
+import { ConfigError, loadConfig } from '../../server/engine/config.js';
 
 function problems(env: Record<string, string>): readonly string[] {
   try {

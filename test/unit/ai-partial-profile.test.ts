@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 
-import { PartialProfile, type FieldUpdate } from '../../server/ai/partial-profile.js';
-import { EnrichmentFailed } from '../../server/ai/profile-generator.js';
+import { PartialProfile, type FieldUpdate } from '../../server/app/pet-shelter/pets/ai/partial-profile.js';
+import { EnrichmentFailed } from '../../server/app/pet-shelter/pets/ai/profile-generator.js';
 import type { Profile } from '../../shared/pet.js';
 
 const PROFILE: Profile = {

@@ -1,7 +1,10 @@
 import { describe, expect, test } from 'vitest';
 
-import { PROFILE_JSON_SCHEMA, profileResponseFormat } from '../../server/ai/profile-json-schema.js';
-import { profileMessages, SYSTEM_PROMPT } from '../../server/ai/prompt.js';
+import {
+  PROFILE_JSON_SCHEMA,
+  profileResponseFormat,
+} from '../../server/app/pet-shelter/pets/ai/profile-json-schema.js';
+import { profileMessages, SYSTEM_PROMPT } from '../../server/app/pet-shelter/pets/ai/prompt.js';
 import { PET_LIMITS, PROFILE_FIELDS, type Pet } from '../../shared/pet.js';
 
 const pet: Pet = {

@@ -1,8 +1,13 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import { describe, expect, test } from 'vitest';
 
-import { EnrichmentFailed } from '../../server/ai/profile-generator.js';
-import { backoffMs, isRetryable, retryAfterMs, retryDelayMs } from '../../server/ai/retry-policy.js';
+import { EnrichmentFailed } from '../../server/app/pet-shelter/pets/ai/profile-generator.js';
+import {
+  backoffMs,
+  isRetryable,
+  retryAfterMs,
+  retryDelayMs,
+} from '../../server/app/pet-shelter/pets/ai/retry-policy.js';
 
 const httpError = (status: number, headers: Record<string, string> = {}) =>
   APIError.generate(status, { message: 'x' }, undefined, new Headers(headers));

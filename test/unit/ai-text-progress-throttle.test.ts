@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 
-import { TextProgressThrottle } from '../../server/ai/text-progress-throttle.js';
+import { TextProgressThrottle } from '../../server/app/pet-shelter/pets/ai/text-progress-throttle.js';
 
 describe('TextProgressThrottle: coalescing bio drafts', () => {
   test('the first piece at once, then at most one write per interval unless much text was added', () => {

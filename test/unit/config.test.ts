@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 
-import { ConfigError, loadConfig } from '../../server/config.js';
+import { ConfigError, loadConfig } from '../../server/engine/config.js';
 
 describe('loadConfig', () => {
   test('defaults: the embedded service on 127.0.0.1:3000 with no key and no Redis', () => {

@@ -1,23 +1,28 @@
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
 
-import { Stream, defineStream } from '../../server/streams/define-stream.js';
-import { MemoryStreamStorage } from '../../server/streams/memory-stream-storage.js';
-import { createStreams, withWriteKeys } from '../../server/streams/registry.js';
+import { petCreationStream } from '../../server/app/pet-shelter/pets/streams.js';
+import { defineStream } from '../../server/engine/streams/define-stream.js';
+import { MemoryWorkflowLogStorage } from '../../server/engine/streams/memory-storage.js';
+import { WorkflowLog } from '../../server/engine/streams/workflow-log.js';
+import { withWriteKeys } from '../../server/engine/workflows/write-keys.js';
 import { collect } from '../support/async.js';
 
 const definition = defineStream({ name: 'progress', schema: z.object({ message: z.string() }) });
 
 function setup(options: { readonly historyLimit?: number } = {}) {
-  const storage = new MemoryStreamStorage({ historyLimit: options.historyLimit ?? 100, retentionMs: 60_000 });
+  const storage = new MemoryWorkflowLogStorage({
+    historyLimit: options.historyLimit ?? 100,
+    retentionMs: 60_000,
+  });
   const delivered: string[] = [];
-  const stream = new Stream(definition, storage, {
+  const log = new WorkflowLog(storage, {
     subscriberBufferLimit: 100,
     observer: {
       delivered: (event, live) => delivered.push(`${event.kind}:${event.eventId}${live ? ' live' : ''}`),
     },
   });
-  return { storage, stream, delivered };
+  return { storage, stream: log.stream(definition), delivered };
 }
 
 const ids = (events: readonly { kind: string; eventId: string }[]) =>
@@ -58,10 +63,15 @@ describe('Stream: what a subscriber and the metrics see', () => {
   });
 });
 
+/** The pet creation stream over a fresh memory log. */
+function petCreationStreams() {
+  const storage = new MemoryWorkflowLogStorage({ historyLimit: 100, retentionMs: 60_000 });
+  return new WorkflowLog(storage, { subscriberBufferLimit: 100 }).streams({ petCreation: petCreationStream });
+}
+
 describe('Stream.delete with step write keys', () => {
   test('a retried run repeats no delete, and a delete the first attempt never made is stored', async () => {
-    const storage = new MemoryStreamStorage({ historyLimit: 100, retentionMs: 60_000 });
-    const streams = createStreams(storage, { subscriberBufferLimit: 100 });
+    const streams = petCreationStreams();
     await streams.petCreation.set('g', 'a', { message: 'A' });
     await streams.petCreation.set('g', 'b', { message: 'B' });
     const firstRun = withWriteKeys(streams, 'Step:msg-1');
@@ -75,8 +85,7 @@ describe('Stream.delete with step write keys', () => {
   });
 
   test('a retry that deletes a different item first swallows neither delete', async () => {
-    const storage = new MemoryStreamStorage({ historyLimit: 100, retentionMs: 60_000 });
-    const streams = createStreams(storage, { subscriberBufferLimit: 100 });
+    const streams = petCreationStreams();
     await streams.petCreation.set('g', 'a', { message: 'A' });
     await streams.petCreation.set('g', 'b', { message: 'B' });
     await withWriteKeys(streams, 'Step:msg-1').petCreation.delete('g', 'a');
@@ -87,23 +96,33 @@ describe('Stream.delete with step write keys', () => {
 });
 
 describe('Stream write keys: what the key function is told', () => {
-  test('each write is described by its item, its kind and its data; the final event asks for no key', async () => {
-    const storage = new MemoryStreamStorage({ historyLimit: 100, retentionMs: 60_000 });
+  test('each write is described by its stream, item, kind and data; the final event asks for no key', async () => {
+    const storage = new MemoryWorkflowLogStorage({ historyLimit: 100, retentionMs: 60_000 });
     const writes: unknown[] = [];
-    const stream = new Stream(definition, storage, {
-      subscriberBufferLimit: 100,
-      writeKey: (write) => {
+    const stream = new WorkflowLog(storage, { subscriberBufferLimit: 100 })
+      .stream(definition)
+      .withWriteKeys((write) => {
         writes.push(write);
         return `key-${writes.length}`;
-      },
-    });
+      });
     await stream.set('g', 'a', { message: 'one' });
     await stream.delete('g', 'a');
     await stream.finish('g', { message: 'done' });
     expect(writes).toEqual([
-      { itemId: 'a', kind: 'set', data: { message: 'one' } },
-      { itemId: 'a', kind: 'delete', data: null },
+      { stream: 'progress', itemId: 'a', kind: 'set', data: { message: 'one' } },
+      { stream: 'progress', itemId: 'a', kind: 'delete', data: null },
     ]);
     await storage.close();
+  });
+});
+
+describe('defineStream: names', () => {
+  test('a name that is not one word is refused as a stream name', () => {
+    const name = 'pet-creation' as string;
+    expect(() => defineStream({ name, schema: z.string() })).toThrow(
+      new TypeError(
+        'Invalid stream name `pet-creation`: expected letters and digits only, starting with a letter (such as `petCreation`)',
+      ),
+    );
   });
 });

@@ -1,22 +1,30 @@
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
 
-import { Stream, defineStream } from '../../server/streams/define-stream.js';
-import { MemoryRetention } from '../../server/store/memory-retention.js';
-import { StreamGroupLost } from '../../server/streams/group-lost.js';
-import { MemoryStreamStorage } from '../../server/streams/memory-stream-storage.js';
-import { createStreams, withWriteKeys } from '../../server/streams/registry.js';
-import type { HistoryRead } from '../../server/streams/stream-storage.js';
+import { petCreationStream } from '../../server/app/pet-shelter/pets/streams.js';
+import { defineStream } from '../../server/engine/streams/define-stream.js';
+import { MemoryRetention } from '../../server/engine/backends/memory-retention.js';
+import { StreamGroupLost } from '../../server/engine/streams/group-lost.js';
+import { MemoryWorkflowLogStorage } from '../../server/engine/streams/memory-storage.js';
+import { WorkflowLog } from '../../server/engine/streams/workflow-log.js';
+import { withWriteKeys } from '../../server/engine/workflows/write-keys.js';
+import type { HistoryRead } from '../../server/engine/streams/storage.js';
 import type { StreamEvent } from '../../shared/stream-event.js';
 import { collect } from '../support/async.js';
 
 const definition = defineStream({ name: 'progress', schema: z.object({ message: z.string() }) });
+/** Another stream of the same workflows: its events share their logs. */
+const notes = defineStream({ name: 'notes', schema: z.object({ note: z.string() }) });
 type Data = z.infer<typeof definition.schema>;
 
-function setup(options: { historyLimit?: number } = {}) {
-  const storage = new MemoryStreamStorage({ historyLimit: options.historyLimit ?? 100, retentionMs: 60_000 });
-  const stream = new Stream(definition, storage, { subscriberBufferLimit: 100 });
-  return { storage, stream };
+function setup(options: { historyLimit?: number; bufferLimit?: number; retention?: MemoryRetention } = {}) {
+  const storage = new MemoryWorkflowLogStorage({
+    historyLimit: options.historyLimit ?? 100,
+    retentionMs: 60_000,
+    retention: options.retention,
+  });
+  const log = new WorkflowLog(storage, { subscriberBufferLimit: options.bufferLimit ?? 100 });
+  return { storage, log, stream: log.stream(definition), other: log.stream(notes) };
 }
 
 const messages = (events: readonly StreamEvent<Data>[]) =>
@@ -90,16 +98,15 @@ describe('defineStream', () => {
   });
 
   test('events written while history is being read are delivered once, in order', async () => {
-    const storage = new MemoryStreamStorage({ historyLimit: 100, retentionMs: 60_000 });
-    const stream = new Stream(definition, storage, { subscriberBufferLimit: 100 });
+    const { storage, stream } = setup();
     await stream.set('g', 'a', { message: 'one' });
     await stream.set('g', 'a', { message: 'two' });
     // Writes land between listen() and the end of readAfter(): some before the
     // read takes its snapshot, some after, the race the engine must close.
     const readAfter = storage.readAfter.bind(storage);
-    storage.readAfter = async (name, groupId, after): Promise<HistoryRead> => {
+    storage.readAfter = async (groupId, after): Promise<HistoryRead> => {
       await stream.set('g', 'a', { message: 'three' });
-      const history = await readAfter(name, groupId, after);
+      const history = await readAfter(groupId, after);
       await stream.set('g', 'a', { message: 'four' });
       await stream.finish('g', { message: 'done' });
       return history;
@@ -133,8 +140,8 @@ describe('defineStream', () => {
   });
 
   test('step write keys: a retry that writes drafts differently repeats no event and swallows none', async () => {
-    const storage = new MemoryStreamStorage({ historyLimit: 100, retentionMs: 60_000 });
-    const streams = createStreams(storage, { subscriberBufferLimit: 100 });
+    const { log } = setup();
+    const streams = log.streams({ petCreation: petCreationStream });
     const firstRun = withWriteKeys(streams, 'Step:msg-1');
     await firstRun.petCreation.set('g', 'progress_bio', { message: 'Writing bio', partial: 'Max is' });
     await firstRun.petCreation.set('g', 'progress_bio', { message: 'Generated bio' });
@@ -165,8 +172,7 @@ describe('defineStream', () => {
   });
 
   test('a subscriber that falls too far behind catches up from storage, missing nothing', async () => {
-    const storage = new MemoryStreamStorage({ historyLimit: 1000, retentionMs: 60_000 });
-    const stream = new Stream(definition, storage, { subscriberBufferLimit: 3 });
+    const { storage, stream } = setup({ historyLimit: 1000, bufferLimit: 3 });
     const subscription = stream.subscribe('g');
     const pending = subscription.next();
     await stream.set('g', 'a', { message: 'first' });
@@ -200,8 +206,7 @@ describe('defineStream', () => {
 
   test('a group lost while subscribed: a reset with the last delivered id, then StreamGroupLost', async () => {
     const retention = new MemoryRetention({ retentionMs: 60_000 });
-    const storage = new MemoryStreamStorage({ historyLimit: 100, retentionMs: 60_000, retention });
-    const stream = new Stream(definition, storage, { subscriberBufferLimit: 100 });
+    const { storage, stream } = setup({ retention });
     await stream.set('g', 'a', { message: 'one' });
     const seen: StreamEvent<Data>[] = [];
     const subscription = (async () => {
@@ -218,6 +223,66 @@ describe('defineStream', () => {
     expect(seen.map((e) => `${e.kind}:${e.eventId}`)).toEqual(['set:1', 'set:2', 'reset:2']);
     expect(storage.listenerCount()).toBe(0);
     retention.close();
+  });
+
+  test('the streams of a workflow share its log: ids count across them, and each stream keeps its own items', async () => {
+    const { stream, other } = setup();
+    const first = await stream.set('g', 'a', { message: 'one' });
+    const note = await other.set('g', 'a', { note: 'aside' });
+    const second = await stream.set('g', 'b', { message: 'two' });
+    expect([first, note, second].map((e) => [e.stream, e.eventId])).toEqual([
+      ['progress', '1'],
+      ['notes', '2'],
+      ['progress', '3'],
+    ]);
+    expect((await stream.get('g', 'a'))?.data).toEqual({ message: 'one' });
+    expect((await other.get('g', 'a'))?.data).toEqual({ note: 'aside' });
+    expect((await stream.getGroup('g')).map((e) => e.itemId)).toEqual(['a', 'b']);
+    expect((await other.getGroup('g')).map((e) => e.itemId)).toEqual(['a']);
+  });
+
+  test("a stream's subscription skips the other streams' events (ids have gaps) and ends at the workflow's finish, whichever stream wrote it", async () => {
+    const { stream, other } = setup();
+    await stream.set('g', 'a', { message: 'one' });
+    await other.set('g', 'a', { note: 'aside' });
+    const subscription = stream.subscribe('g');
+    expect((await subscription.next()).value).toMatchObject({ eventId: '1', stream: 'progress' });
+    await other.set('g', 'a', { note: 'live aside' });
+    await stream.set('g', 'a', { message: 'two' });
+    const finished = await other.finish('g', { note: 'done' });
+    const rest = await collect(subscription);
+    expect(rest.map((e) => `${e.stream}:${e.kind}:${e.eventId}`)).toEqual([
+      'progress:set:4',
+      'notes:finished:5',
+    ]);
+    expect(rest.at(-1)).toEqual(finished);
+    // Resuming after an id of another stream is resuming inside the log: no reset.
+    expect((await collect(stream.subscribe('g', { after: '2' }))).map((e) => e.eventId)).toEqual(['4', '5']);
+    // The finish is the workflow's: a second one on another stream is the same event.
+    expect(await stream.finish('g', { message: 'again' })).toEqual(finished);
+  });
+
+  test('a reset event names the subscribed stream', async () => {
+    const { stream, log } = setup({ historyLimit: 1 });
+    await stream.set('g', 'a', { message: 'one' });
+    await stream.set('g', 'a', { message: 'two' });
+    await stream.finish('g', { message: 'done' });
+    const events = await collect(stream.subscribe('g', { after: '1' }));
+    expect(events.map((e) => `${e.stream}:${e.kind}:${e.eventId}`)).toEqual([
+      'progress:reset:1',
+      'progress:finished:3',
+    ]);
+    expect(stream.resetEvent('g', null)).toMatchObject({ stream: 'progress', eventId: '0', kind: 'reset' });
+    expect(log.resetEvent('g', '7', 'notes')).toMatchObject({ stream: 'notes', eventId: '7', kind: 'reset' });
+  });
+
+  test('step write keys tell the same write to two streams apart', async () => {
+    const { log } = setup();
+    const same = defineStream({ name: 'progressCopy', schema: definition.schema });
+    const run = withWriteKeys(log.streams({ progress: definition, progressCopy: same }), 'Step:msg-1');
+    const a = await run.progress.set('g', 'a', { message: 'one' });
+    const b = await run.progressCopy.set('g', 'a', { message: 'one' });
+    expect([a.eventId, b.eventId]).toEqual(['1', '2']);
   });
 
   test('an aborted subscription ends and unregisters its listener', async () => {

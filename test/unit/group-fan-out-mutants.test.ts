@@ -10,14 +10,18 @@ import { afterAll, afterEach, describe, expect, test, vi } from 'vitest';
 import { z } from 'zod';
 
 import { createDeferred } from '../../shared/deferred.js';
-import { MemoryTraceStore } from '../../server/observability/memory-trace-store.js';
-import { ObservedStreamStorage } from '../../server/observability/observed-stream-storage.js';
-import { StreamStats } from '../../server/observability/stream-stats.js';
-import { GroupFanOut } from '../../server/streams/group-fan-out.js';
-import { Stream, defineStream } from '../../server/streams/define-stream.js';
-import { MemoryStreamStorage } from '../../server/streams/memory-stream-storage.js';
-import { RedisStreamStorage } from '../../server/streams/redis-stream-storage.js';
-import type { HistoryRead, LiveListener, StoredEvent } from '../../server/streams/stream-storage.js';
+import { MemoryTraceStore } from '../../server/engine/traces/memory-trace-store.js';
+import { MemoryRetention } from '../../server/engine/backends/memory-retention.js';
+import { ObservedStreamStorage } from '../../server/engine/observability/observed-stream-storage.js';
+import { StreamStats } from '../../server/engine/observability/stream-stats.js';
+import { StreamReader } from '../../server/engine/backends/redis/stream-reader.js';
+import { WorkflowFanOut } from '../../server/engine/subscriptions/fan-out.js';
+import { defineStream, type Stream } from '../../server/engine/streams/define-stream.js';
+import { StreamGroupLost } from '../../server/engine/streams/group-lost.js';
+import { MemoryWorkflowLogStorage } from '../../server/engine/streams/memory-storage.js';
+import { RedisWorkflowLogStorage } from '../../server/engine/streams/redis-storage.js';
+import type { HistoryRead, LiveListener, StoredEvent } from '../../server/engine/streams/storage.js';
+import { WorkflowLog } from '../../server/engine/streams/workflow-log.js';
 import { collect } from '../support/async.js';
 import { redisFixture, silentLogger } from '../support/redis.js';
 
@@ -30,16 +34,16 @@ const definition = defineStream({ name: 'progress', schema: z.object({ message: 
  * `gate` and then takes its snapshot (what is written meanwhile is both in the
  * history and live). `failing` makes the next read reject after `hold`.
  */
-class HeldStorage extends MemoryStreamStorage {
+class HeldStorage extends MemoryWorkflowLogStorage {
   hold: Promise<void> | null = null;
   gate: Promise<void> | null = null;
   failing: Error | null = null;
   reads = 0;
-  override async readAfter(stream: string, groupId: string, after: string | null): Promise<HistoryRead> {
+  override async readAfter(groupId: string, after: string | null): Promise<HistoryRead> {
     this.reads += 1;
     const { hold, gate, failing } = this;
     if (gate) await gate;
-    const history = await super.readAfter(stream, groupId, after);
+    const history = await super.readAfter(groupId, after);
     if (hold) await hold;
     if (failing) throw failing;
     return history;
@@ -56,10 +60,10 @@ function setup(options: { readonly bufferLimit?: number; readonly historyLimit?:
   const storage = new HeldStorage({ historyLimit: options.historyLimit ?? 100, retentionMs: 60_000 });
   const traces = new MemoryTraceStore({ maxTraces: 10, maxEntries: 1000, retentionMs: 60_000 });
   const stats = new StreamStats();
-  const stream = new Stream(definition, new ObservedStreamStorage(storage, traces, stats), {
+  const stream = new WorkflowLog(new ObservedStreamStorage(storage, traces, stats), {
     subscriberBufferLimit: options.bufferLimit ?? 100,
     observer: stats,
-  });
+  }).stream(definition);
   cleanups.push(
     () => storage.close(),
     () => traces.close(),
@@ -111,9 +115,9 @@ const write = (stream: Stream<unknown>, groupId: string, messages: readonly stri
 describe('Stream.push: live delivery', () => {
   test('a group with nothing written yet: every event arrives live, once, in order, and the subscription ends after finished', async () => {
     // No observer: nothing may depend on one.
-    const storage = new MemoryStreamStorage({ historyLimit: 100, retentionMs: 60_000 });
+    const storage = new MemoryWorkflowLogStorage({ historyLimit: 100, retentionMs: 60_000 });
     cleanups.push(() => storage.close());
-    const stream = new Stream(definition, storage, { subscriberBufferLimit: 100 });
+    const stream = new WorkflowLog(storage, { subscriberBufferLimit: 100 }).stream(definition);
     const watcher = watch(stream, 'g');
     await write(stream, 'g', ['one', 'two', 'three']);
     await stream.finish('g', { message: 'done' });
@@ -300,61 +304,25 @@ describe('Stream.push: stopping', () => {
   });
 });
 
-describe('GroupFanOut', () => {
-  const resetEvent = (groupId: string, after: string | null): StoredEvent => ({
-    eventId: after ?? '0',
-    stream: 'progress',
-    groupId,
-    itemId: 'history',
-    kind: 'reset',
-    data: null,
-    time: new Date(0).toISOString(),
-  });
-
-  test.each([0, -1, 1.5, Number.NaN])('refuses a buffer limit of %d', (bufferLimit) => {
-    const storage = new MemoryStreamStorage({ historyLimit: 10, retentionMs: 0 });
-    cleanups.push(() => storage.close());
-    expect(() => new GroupFanOut({ stream: 'progress', storage, bufferLimit, resetEvent })).toThrow(
-      new TypeError(`Expected \`bufferLimit\` to be an integer >= 1, got \`${bufferLimit}\``),
-    );
-  });
-
-  test('holds one storage listener per watched group, and none once every subscriber has gone', async () => {
-    const storage = new MemoryStreamStorage({ historyLimit: 10, retentionMs: 60_000 });
-    cleanups.push(() => storage.close());
-    const fanOut = new GroupFanOut({ stream: 'progress', storage, bufferLimit: 1, resetEvent });
-    const sink = { event: () => {}, end: () => {} };
-    const stops = [
-      fanOut.subscribe('a', null, sink),
-      fanOut.subscribe('a', null, sink),
-      fanOut.subscribe('b', null, sink),
-    ];
-    expect(fanOut.groupCount).toBe(2);
-    expect(storage.listenerCount()).toBe(2);
-    for (const stop of stops) stop();
-    expect(fanOut.groupCount).toBe(0);
-    expect(storage.listenerCount()).toBe(0);
-  });
-});
-
 describe('Stream.push: event ids compare by value, whatever their spelling', () => {
   test('resuming after `1-0` is resuming after `1`: the next event is delivered, as `subscribe` delivers it', async () => {
-    const storage = new MemoryStreamStorage({ historyLimit: 100, retentionMs: 60_000 });
+    const storage = new MemoryWorkflowLogStorage({ historyLimit: 100, retentionMs: 60_000 });
     cleanups.push(() => storage.close());
-    const stream = new Stream(definition, storage, { subscriberBufferLimit: 100 });
+    const stream = new WorkflowLog(storage, { subscriberBufferLimit: 100 }).stream(definition);
     await write(stream, 'g', ['one']);
     const pulled = collect(stream.subscribe('g', { after: '1-0' }));
     const watcher = watch(stream, 'g', '1-0');
     await write(stream, 'g', ['two']);
     await stream.finish('g', { message: 'done' });
-    expect((await pulled).map((event) => event.eventId)).toEqual(['2', '3']);
+    // Memory storage delivers live events as they are appended: a dropped one fails here at once.
     await settle();
     expect(watcher.ids()).toEqual(['set:2', 'finished:3']);
     expect(watcher.endCalls()).toBe(1);
+    expect((await pulled).map((event) => event.eventId)).toEqual(['2', '3']);
   });
 
   /** Redis-shaped ids chosen here: the history read returns `history`, and `overtaking` arrive live during it. */
-  class ScriptedIds extends MemoryStreamStorage {
+  class ScriptedIds extends MemoryWorkflowLogStorage {
     #listener: LiveListener | undefined;
     constructor(
       readonly history: readonly StoredEvent[],
@@ -362,7 +330,7 @@ describe('Stream.push: event ids compare by value, whatever their spelling', () 
     ) {
       super({ historyLimit: 100, retentionMs: 60_000 });
     }
-    override listen(_stream: string, _groupId: string, listener: LiveListener): () => void {
+    override listen(_groupId: string, listener: LiveListener): () => void {
       this.#listener = listener;
       return () => {
         this.#listener = undefined;
@@ -393,7 +361,7 @@ describe('Stream.push: event ids compare by value, whatever their spelling', () 
       [event('5-10'), event('6-1'), event('6-2')],
     );
     cleanups.push(() => storage.close());
-    const stream = new Stream(definition, storage, { subscriberBufferLimit: 100 });
+    const stream = new WorkflowLog(storage, { subscriberBufferLimit: 100 }).stream(definition);
     const watcher = watch(stream, 'g');
     await until(() => expect(watcher.events).toHaveLength(4));
     storage.emit(event('6-3', 'finished'));
@@ -402,30 +370,150 @@ describe('Stream.push: event ids compare by value, whatever their spelling', () 
   });
 });
 
+describe('Stream.push: a subscriber of one of a workflow’s streams', () => {
+  test('events of another stream that overtake its history read hold back none of its own', async () => {
+    const storage = new HeldStorage({ historyLimit: 100, retentionMs: 60_000 });
+    cleanups.push(() => storage.close());
+    const log = new WorkflowLog(storage, { subscriberBufferLimit: 100 });
+    const progress = log.stream(definition);
+    const notes = log.stream(defineStream({ name: 'notes', schema: definition.schema }));
+    await write(progress, 'g', ['one']);
+    const hold = createDeferred<void>();
+    storage.hold = hold.promise;
+    const watcher = watch(progress, 'g');
+    storage.hold = null;
+    await notes.set('g', 'n', { message: 'a note' });
+    await write(progress, 'g', ['two']);
+    hold.resolve();
+    await settle();
+    expect(watcher.ids()).toEqual(['set:1', 'set:3']);
+    await progress.finish('g', { message: 'done' });
+    expect(await watcher.ended).toBeUndefined();
+    expect(watcher.ids()).toEqual(['set:1', 'set:3', 'finished:4']);
+  });
+});
+
+describe('Stream.subscribe: the buffer bounds live events only', () => {
+  const ids = (events: readonly StoredEvent[]) => events.map((event) => `${event.kind}:${event.eventId}`);
+
+  test('a history longer than the buffer reaches a pulling reader whole, in one read', async () => {
+    const { stream, storage } = setup({ bufferLimit: 2 });
+    await write(stream, 'g', ['one', 'two', 'three', 'four']);
+    await stream.finish('g', { message: 'done' });
+    expect(ids(await collect(stream.subscribe('g')))).toEqual([
+      'set:1',
+      'set:2',
+      'set:3',
+      'set:4',
+      'finished:5',
+    ]);
+    expect(storage.reads).toBe(1);
+  });
+
+  test('a reader more live events behind than the buffer holds catches up from storage, missing nothing', async () => {
+    const { stream, storage } = setup({ bufferLimit: 2 });
+    await write(stream, 'g', ['one']);
+    const subscription = stream.subscribe('g');
+    expect((await subscription.next()).value?.eventId).toBe('1');
+    await write(stream, 'g', ['two', 'three', 'four']);
+    await stream.finish('g', { message: 'done' });
+    expect(ids(await collect(subscription))).toEqual(['set:2', 'set:3', 'set:4', 'finished:5']);
+    expect(storage.reads).toBe(2);
+  });
+
+  test('a reader with a full buffer whose workflow is lost gets what it holds, the reset, then StreamGroupLost', async () => {
+    const retention = new MemoryRetention({ retentionMs: 60_000 });
+    const storage = new HeldStorage({ historyLimit: 100, retentionMs: 60_000, retention });
+    cleanups.push(
+      () => storage.close(),
+      () => retention.close(),
+    );
+    const stream = new WorkflowLog(storage, { subscriberBufferLimit: 2 }).stream(definition);
+    await write(stream, 'g', ['one']);
+    const subscription = stream.subscribe('g');
+    expect((await subscription.next()).value?.eventId).toBe('1');
+    await write(stream, 'g', ['two', 'three']);
+    retention.finish('g');
+    retention.evictOldest();
+    // Nothing is read again: what it holds is enough.
+    storage.failing = new Error('read again');
+    const seen: StoredEvent[] = [];
+    const read = async () => {
+      for await (const event of subscription) seen.push(event);
+    };
+    await expect(read()).rejects.toBeInstanceOf(StreamGroupLost);
+    expect(ids(seen)).toEqual(['set:2', 'set:3', 'reset:3']);
+  });
+});
+
+describe('WorkflowFanOut', () => {
+  const from = (after: string | null, streams: readonly string[] = ['progress']) => ({
+    after,
+    streams,
+    resetStream: 'progress',
+  });
+
+  test.each([0, -1, 1.5, Number.NaN])('refuses a buffer limit of %d', (bufferLimit) => {
+    const storage = new MemoryWorkflowLogStorage({ historyLimit: 10, retentionMs: 0 });
+    cleanups.push(() => storage.close());
+    expect(() => new WorkflowFanOut({ storage, bufferLimit })).toThrow(
+      new TypeError(`Expected \`bufferLimit\` to be an integer >= 1, got \`${bufferLimit}\``),
+    );
+  });
+
+  test('holds one storage listener per watched workflow, and none once every subscriber has gone', async () => {
+    const storage = new MemoryWorkflowLogStorage({ historyLimit: 10, retentionMs: 60_000 });
+    cleanups.push(() => storage.close());
+    const fanOut = new WorkflowFanOut({ storage, bufferLimit: 1 });
+    const sink = { event: () => {}, end: () => {} };
+    const stops = [
+      fanOut.subscribe('a', from(null), sink),
+      fanOut.subscribe('a', from(null, ['notes']), sink),
+      fanOut.subscribe('b', from(null), sink),
+    ];
+    expect(fanOut.groupCount).toBe(2);
+    expect(storage.listenerCount()).toBe(2);
+    for (const stop of stops) stop();
+    expect(fanOut.groupCount).toBe(0);
+    expect(storage.listenerCount()).toBe(0);
+  });
+});
+
 describe('Stream.push on Redis ids', () => {
   const redis = redisFixture();
   afterAll(() => redis.cleanup());
 
-  class GatedRedisStorage extends RedisStreamStorage {
+  class GatedRedisStorage extends RedisWorkflowLogStorage {
     gate: Promise<void> | null = null;
-    override async readAfter(stream: string, groupId: string, after: string | null): Promise<HistoryRead> {
+    override async readAfter(groupId: string, after: string | null): Promise<HistoryRead> {
       if (this.gate) await this.gate;
-      return super.readAfter(stream, groupId, after);
+      return super.readAfter(groupId, after);
     }
   }
 
   function setupRedis() {
     const connections = redis.connect();
+    const reader = new StreamReader({
+      reader: connections.streamReader,
+      commands: connections.commands,
+      wakeKey: redis.keys.readerWake(randomUUID()),
+      log: silentLogger(),
+    });
     const storage = new GatedRedisStorage({
       client: connections.commands,
-      reader: connections.streamReader,
+      reader,
       keys: redis.keys,
       historyLimit: 100,
       retentionMs: 60_000,
-      log: silentLogger(),
     });
-    cleanups.push(() => storage.close());
-    return { storage, stream: new Stream(definition, storage, { subscriberBufferLimit: 100 }) };
+    cleanups.push(
+      () => storage.close(),
+      () => reader.close(),
+    );
+    return {
+      storage,
+      stream: new WorkflowLog(storage, { subscriberBufferLimit: 100 }).stream(definition),
+    };
   }
 
   test('events both in the history and live are delivered once; later ones live, in order', async () => {

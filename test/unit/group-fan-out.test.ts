@@ -2,31 +2,34 @@ import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
 
 import { createDeferred } from '../../shared/deferred.js';
-import { Stream, defineStream } from '../../server/streams/define-stream.js';
-import { MemoryRetention } from '../../server/store/memory-retention.js';
-import { StreamGroupLost } from '../../server/streams/group-lost.js';
-import { MemoryStreamStorage } from '../../server/streams/memory-stream-storage.js';
-import type { HistoryRead, StoredEvent } from '../../server/streams/stream-storage.js';
+import { defineStream, type Stream } from '../../server/engine/streams/define-stream.js';
+import { MemoryRetention } from '../../server/engine/backends/memory-retention.js';
+import { StreamGroupLost } from '../../server/engine/streams/group-lost.js';
+import { MemoryWorkflowLogStorage } from '../../server/engine/streams/memory-storage.js';
+import type { HistoryRead, StoredEvent } from '../../server/engine/streams/storage.js';
+import { WorkflowLog } from '../../server/engine/streams/workflow-log.js';
 
 const definition = defineStream({ name: 'progress', schema: z.object({ message: z.string() }) });
+/** A second stream of the same workflows. */
+const notesDefinition = defineStream({ name: 'notes', schema: z.object({ note: z.string() }) });
 
 /** Memory storage whose history reads wait for `gate`: events can be written while a read is under way. */
-class GatedStorage extends MemoryStreamStorage {
+class GatedStorage extends MemoryWorkflowLogStorage {
   gate: Promise<void> = Promise.resolve();
-  override async readAfter(stream: string, groupId: string, after: string | null): Promise<HistoryRead> {
+  override async readAfter(groupId: string, after: string | null): Promise<HistoryRead> {
     await this.gate;
-    return super.readAfter(stream, groupId, after);
+    return super.readAfter(groupId, after);
   }
 }
 
 function setup(options: { readonly bufferLimit?: number; readonly historyLimit?: number } = {}) {
   const storage = new GatedStorage({ historyLimit: options.historyLimit ?? 100, retentionMs: 60_000 });
   const delivered: string[] = [];
-  const stream = new Stream(definition, storage, {
+  const log = new WorkflowLog(storage, {
     subscriberBufferLimit: options.bufferLimit ?? 100,
     observer: { delivered: (event, live) => delivered.push(`${event.eventId}${live ? ' live' : ''}`) },
   });
-  return { storage, stream, delivered };
+  return { storage, log, stream: log.stream(definition), delivered };
 }
 
 /** A push subscription collecting what it gets; `ended` resolves with the error, if any. */
@@ -104,8 +107,8 @@ describe('Stream.push (shared group delivery)', () => {
 
   test('a group lost while watched: each subscriber gets a reset with its last id, then ends with StreamGroupLost', async () => {
     const retention = new MemoryRetention({ retentionMs: 60_000 });
-    const storage = new MemoryStreamStorage({ historyLimit: 100, retentionMs: 60_000, retention });
-    const stream = new Stream(definition, storage, { subscriberBufferLimit: 100 });
+    const storage = new MemoryWorkflowLogStorage({ historyLimit: 100, retentionMs: 60_000, retention });
+    const stream = new WorkflowLog(storage, { subscriberBufferLimit: 100 }).stream(definition);
     await stream.set('g', 'a', { message: 'one' });
     await stream.set('g', 'a', { message: 'two' });
     const all = watch(stream, 'g');
@@ -126,6 +129,98 @@ describe('Stream.push (shared group delivery)', () => {
     storage.gate = Promise.reject(new Error('storage down'));
     const failed = watch(stream, 'g');
     expect(await failed.ended).toEqual(new Error('storage down'));
+    expect(storage.listenerCount()).toBe(0);
+  });
+});
+
+/** A fan-out subscription of `streams` collecting what it gets. */
+function watchStreams(
+  log: WorkflowLog,
+  groupId: string,
+  streams: readonly string[],
+  after: string | null = null,
+) {
+  const events: StoredEvent[] = [];
+  const ended = createDeferred<unknown>();
+  const stop = log.fanOut.subscribe(
+    groupId,
+    { after, streams, resetStream: streams[0] ?? 'progress' },
+    { event: (event) => events.push(event), end: (error) => ended.resolve(error) },
+  );
+  return {
+    events,
+    ended: ended.promise,
+    stop,
+    ids: () => events.map((event) => `${event.stream}:${event.kind}:${event.eventId}`),
+  };
+}
+
+describe('WorkflowFanOut: the streams of one workflow log', () => {
+  test('one storage listener per workflow, whatever the streams watched; each subscriber gets its own streams', async () => {
+    const { storage, log, stream } = setup();
+    const notes = log.stream(notesDefinition);
+    await stream.set('g', 'a', { message: 'one' });
+    await notes.set('g', 'a', { note: 'first note' });
+    const progress = watchStreams(log, 'g', ['progress']);
+    const both = watchStreams(log, 'g', ['progress', 'notes']);
+    const onlyNotes = watchStreams(log, 'g', ['notes'], '1');
+    // No stream: the finished event alone.
+    const none = watchStreams(log, 'g', []);
+    expect(storage.listenerCount()).toBe(1);
+    expect(log.fanOut.groupCount).toBe(1);
+    await notes.set('g', 'b', { note: 'second note' });
+    await stream.set('g', 'a', { message: 'two' });
+    await notes.finish('g', { note: 'done' });
+    for (const watcher of [progress, both, onlyNotes, none]) expect(await watcher.ended).toBeUndefined();
+    expect(progress.ids()).toEqual(['progress:set:1', 'progress:set:4', 'notes:finished:5']);
+    expect(both.ids()).toEqual([
+      'progress:set:1',
+      'notes:set:2',
+      'notes:set:3',
+      'progress:set:4',
+      'notes:finished:5',
+    ]);
+    expect(onlyNotes.ids()).toEqual(['notes:set:2', 'notes:set:3', 'notes:finished:5']);
+    expect(none.ids()).toEqual(['notes:finished:5']);
+    expect(storage.listenerCount()).toBe(0);
+    expect(log.fanOut.groupCount).toBe(0);
+  });
+
+  test("a subscriber resuming after another stream's event misses nothing of its own and repeats nothing", async () => {
+    const { log, stream } = setup();
+    const notes = log.stream(notesDefinition);
+    await stream.set('g', 'a', { message: 'one' });
+    await notes.set('g', 'a', { note: 'aside' });
+    await stream.set('g', 'a', { message: 'two' });
+    await stream.finish('g', { message: 'done' });
+    const resumed = watchStreams(log, 'g', ['progress'], '2');
+    expect(await resumed.ended).toBeUndefined();
+    expect(resumed.ids()).toEqual(['progress:set:3', 'progress:finished:4']);
+  });
+
+  test('subscriptions are counted per stream they watch, unless not observed', async () => {
+    const storage = new MemoryWorkflowLogStorage({ historyLimit: 100, retentionMs: 60_000 });
+    const counts = new Map<string, number>();
+    const count = (stream: string, by: number) => counts.set(stream, (counts.get(stream) ?? 0) + by);
+    const log = new WorkflowLog(storage, {
+      subscriberBufferLimit: 100,
+      observer: {
+        delivered: () => undefined,
+        subscribed: (stream) => count(stream, 1),
+        unsubscribed: (stream) => count(stream, -1),
+      },
+    });
+    const both = watchStreams(log, 'g', ['progress', 'notes']);
+    const unobserved = log.fanOut.subscribe(
+      'g',
+      { after: null, streams: ['progress'], resetStream: 'progress', observed: false },
+      { event: () => undefined, end: () => undefined },
+    );
+    expect(Object.fromEntries(counts)).toEqual({ progress: 1, notes: 1 });
+    both.stop();
+    both.stop();
+    unobserved();
+    expect(Object.fromEntries(counts)).toEqual({ progress: 0, notes: 0 });
     expect(storage.listenerCount()).toBe(0);
   });
 });

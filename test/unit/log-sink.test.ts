@@ -12,11 +12,12 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 
 import { afterEach, describe, expect, test } from 'vitest';
 
-import { createLogger, logSinkOf } from '../../server/log.js';
-import { LogSink } from '../../server/log-sink.js';
-import { createServices } from '../../server/services.js';
+import { createLogger, logSinkOf } from '../../server/engine/log.js';
+import { LogSink } from '../../server/engine/log-sink.js';
+import { createEngine } from '../../server/engine/create-engine.js';
 import { createDeferred } from '../../shared/deferred.js';
 import { parseSamples, valueOf } from '../observability/prometheus-text.js';
+import { testApplication } from '../support/test-application.js';
 import { testConfig } from '../support/test-config.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -128,10 +129,10 @@ describe('log sink', () => {
     const sink = new LogSink(out, { maxBufferedBytes: 16 * 1024 });
     const log = createLogger({ level: 'info', destination: sink });
     expect(logSinkOf(log)).toBe(sink);
-    const services = createServices(testConfig(), log);
-    cleanups.push(() => services.close());
+    const engine = createEngine(testConfig(), log, testApplication());
+    cleanups.push(() => engine.close());
     const dropped = async () => {
-      const samples = parseSamples(await services.observability.metrics.text());
+      const samples = parseSamples(await engine.observability.metrics.text());
       expect(samples.some((s) => s.name === 'pet_stream_log_lines_dropped_total')).toBe(true);
       return valueOf(samples, 'pet_stream_log_lines_dropped_total');
     };

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 
 import { createDeferred } from '../../shared/deferred.js';
-import { MemoryRetention, type DropReason } from '../../server/store/memory-retention.js';
+import { MemoryRetention, type DropReason } from '../../server/engine/backends/memory-retention.js';
 
 function retention(options: { retentionMs?: number; maxFinished?: number; maxBytes?: number } = {}) {
   const kept = new MemoryRetention({ retentionMs: 60_000, ...options });

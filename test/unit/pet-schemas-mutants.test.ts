@@ -14,7 +14,7 @@ describe('pet input and stored pets: every documented value', () => {
     expect(PetInputSchema.safeParse({ ...buddy, species }).success).toBe(false);
   });
 
-  test.each(['new', 'in_quarantine', 'healthy', 'ill'])(
+  test.each(['new', 'in_quarantine', 'healthy', 'ill', 'adopted'])(
     'a stored pet with status %s reads back',
     (status) => {
       const pet = {

@@ -1,6 +1,8 @@
 import { describe, expect, test } from 'vitest';
 
-import { defineStep } from '../../server/workers/define-step.js';
+import { petCreationStream } from '../../server/app/pet-shelter/pets/streams.js';
+import { petTopics } from '../../server/app/pet-shelter/pets/topics.js';
+import { defineStep } from '../../server/engine/index.js';
 import { createDeferred } from '../../shared/deferred.js';
 import type { PetCreationEvent } from '../../shared/pet-creation.js';
 import { collect, untracked } from '../support/async.js';
@@ -38,9 +40,9 @@ describe('pets router, in process', () => {
     const blockedStep = defineStep({
       name: 'Blocked',
       title: 'Blocked step',
+      topics: petTopics,
       subscribes: 'pet.created',
-      flows: ['petCreation'],
-      emits: [],
+      streams: { petCreation: petCreationStream },
       async handler() {
         started.resolve();
         await gate.promise;
@@ -50,9 +52,9 @@ describe('pets router, in process', () => {
     const created = await t.caller.pets.create(buddy);
     await started.promise;
     expect(created.pet.status).toBe('new');
-    expect((await t.services.workflows.get(created.traceId))?.finishedAt).toBeNull();
+    expect((await t.engine.workflows.get(created.traceId))?.finishedAt).toBeNull();
     gate.resolve();
-    expect((await t.services.workflows.onFinished(created.traceId)).outcomes).toEqual({
+    expect((await t.engine.workflows.onFinished(created.traceId)).outcomes).toEqual({
       Blocked: 'succeeded',
     });
   });
@@ -98,7 +100,7 @@ describe('pets router, in process', () => {
   test('logs carry the trace id and the SPEC log lines', async () => {
     await using t = createTestCaller();
     const created = await t.caller.pets.create(max);
-    await t.services.workflows.onFinished(created.traceId);
+    await t.engine.workflows.onFinished(created.traceId);
     const lines = t.logs.filter((l) => l.traceId === created.traceId);
     const messages = lines.map((l) => l.msg);
     for (const expected of [
@@ -134,6 +136,6 @@ describe('pets router, in process', () => {
     const first = await collect(updates, { limit: 1 });
     expect(first.map((item) => untracked(item).itemId)).toEqual(['message']);
     controller.abort();
-    expect(t.services.backends.streamStorage.listenerCount()).toBe(0);
+    expect(t.engine.backends.streamStorage.listenerCount()).toBe(0);
   });
 });

@@ -1,7 +1,7 @@
 import superjson from 'superjson';
 import { describe, expect, test } from 'vitest';
 
-import { serializedEvent } from '../../server/streams/serialized-event.js';
+import { serializedEvent } from '../../server/engine/transport/sse/event-json.js';
 import type { StreamEvent } from '../../shared/stream-event.js';
 
 const event = (

@@ -1,9 +1,11 @@
 import { describe, expect, test } from 'vitest';
 
-import { StreamTokens } from '../../server/security/stream-tokens.js';
+import { StreamTokens } from '../../server/engine/security/stream-tokens.js';
 
 const SECRET = 'unit-secret-that-is-at-least-32-characters';
 const OTHER_SECRET = 'other-secret-that-is-at-least-32-characters';
+const KIND = 'petCreation';
+const OTHER_KIND = 'adoption';
 const TRACE = 'a'.repeat(32);
 const OTHER_TRACE = 'b'.repeat(32);
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
@@ -22,14 +24,31 @@ describe('stream tokens: one spelling per token', () => {
   const tokens = new StreamTokens({ secret: SECRET, ttlSeconds: 60, now: () => EPOCH });
 
   test('a token verifies for its workflow only', () => {
-    const token = tokens.issue(TRACE);
-    expect(token).toMatch(/^v1\.a{32}\.\d+\.[A-Za-z0-9_-]{43}$/);
-    expect(tokens.verify(TRACE, token)).toBe('ok');
-    expect(tokens.verify(OTHER_TRACE, token)).toBe('other-workflow');
+    const token = tokens.issue(KIND, TRACE);
+    expect(token).toMatch(/^v2\.petCreation\.a{32}\.\d+\.[A-Za-z0-9_-]{43}$/);
+    expect(tokens.verify(KIND, TRACE, token)).toBe('ok');
+    expect(tokens.verify(KIND, OTHER_TRACE, token)).toBe('other-workflow');
+  });
+
+  test('a token verifies for its kind only, or for any kind when none is expected', () => {
+    const token = tokens.issue(KIND, TRACE);
+    expect(tokens.verify(OTHER_KIND, TRACE, token)).toBe('wrong-kind');
+    expect(tokens.verify(null, TRACE, token)).toBe('ok');
+    // Another workflow is told apart before the kind is compared.
+    expect(tokens.verify(OTHER_KIND, OTHER_TRACE, token)).toBe('other-workflow');
+    expect(tokens.kindOf(token)).toBe(KIND);
+    expect(tokens.kindOf(tokens.issue(OTHER_KIND, TRACE))).toBe(OTHER_KIND);
+    expect(tokens.kindOf(`v2.1kind.${TRACE}.1.sig`)).toBeNull();
+    expect(tokens.kindOf(`v1.${TRACE}.1.sig`)).toBeNull();
+    expect(tokens.kindOf(undefined)).toBeNull();
+  });
+
+  test.each(['', 'pet-creation', '1pet', 'pet.creation'])('a kind spelled %j cannot be issued', (kind) => {
+    expect(() => tokens.issue(kind, TRACE)).toThrow(TypeError);
   });
 
   test('of the 64 possible last characters only the canonical one verifies; those with spare bits set are malformed', () => {
-    const token = tokens.issue(TRACE);
+    const token = tokens.issue(KIND, TRACE);
     const { body, signature } = split(token);
     const canonical = signature.slice(-1);
     // 32 bytes use 4 of the last character's 6 bits; the 2 low bits are spare (zero).
@@ -39,7 +58,7 @@ describe('stream tokens: one spelling per token', () => {
       const variant = signature.slice(0, -1) + c;
       if (c !== canonical && decoded(variant).equals(decoded(signature))) aliases.push(c);
       const expected = BASE64URL.indexOf(c) % 4 !== 0 ? 'malformed' : c === canonical ? 'ok' : 'invalid';
-      expect({ c, check: tokens.verify(TRACE, `${body}.${variant}`) }).toEqual({ c, check: expected });
+      expect({ c, check: tokens.verify(KIND, TRACE, `${body}.${variant}`) }).toEqual({ c, check: expected });
     }
     // The three spellings that decode to the very same signature.
     expect(aliases).toHaveLength(3);
@@ -47,11 +66,11 @@ describe('stream tokens: one spelling per token', () => {
 
   test('other spellings the decoder reads as the same bytes are malformed', () => {
     // A trace id whose signature has a character that standard base64 spells differently.
-    const token = Array.from({ length: 100 }, (_, i) => tokens.issue(i.toString(16).padStart(32, '0'))).find(
-      (t) => /[-_]/.test(split(t).signature),
-    );
+    const token = Array.from({ length: 100 }, (_, i) =>
+      tokens.issue(KIND, i.toString(16).padStart(32, '0')),
+    ).find((t) => /[-_]/.test(split(t).signature));
     if (!token) throw new Error('no signature with - or _ among 100');
-    const traceId = token.split('.')[1] ?? '';
+    const traceId = token.split('.')[2] ?? '';
     const { body, signature } = split(token);
     const spellings = [
       signature.replace('-', '+').replace('_', '/'),
@@ -61,13 +80,13 @@ describe('stream tokens: one spelling per token', () => {
     ];
     for (const spelling of spellings) {
       expect(decoded(spelling).equals(decoded(signature))).toBe(true);
-      expect(tokens.verify(traceId, `${body}.${spelling}`)).toBe('malformed');
+      expect(tokens.verify(KIND, traceId, `${body}.${spelling}`)).toBe('malformed');
     }
-    expect(tokens.verify(traceId, token)).toBe('ok');
+    expect(tokens.verify(KIND, traceId, token)).toBe('ok');
   });
 
   test('a truncated, empty, one-character or extended signature is malformed', () => {
-    const { body, signature } = split(tokens.issue(TRACE));
+    const { body, signature } = split(tokens.issue(KIND, TRACE));
     const variants = {
       empty: '',
       'one character': signature.slice(0, 1),
@@ -80,7 +99,7 @@ describe('stream tokens: one spelling per token', () => {
       doubled: signature + signature,
     };
     for (const [label, variant] of Object.entries(variants)) {
-      expect({ label, check: tokens.verify(TRACE, `${body}.${variant}`) }).toEqual({
+      expect({ label, check: tokens.verify(KIND, TRACE, `${body}.${variant}`) }).toEqual({
         label,
         check: 'malformed',
       });
@@ -88,18 +107,22 @@ describe('stream tokens: one spelling per token', () => {
   });
 
   test('a signature moved to another body, or any other byte string, is invalid', () => {
-    const { body, signature } = split(tokens.issue(TRACE));
-    const other = split(tokens.issue(OTHER_TRACE));
-    const expiry = Number(body.split('.')[2]);
-    expect(tokens.verify(OTHER_TRACE, `${other.body}.${signature}`)).toBe('invalid');
-    expect(tokens.verify(TRACE, `v1.${TRACE}.${expiry + 3600}.${signature}`)).toBe('invalid');
-    expect(tokens.verify(TRACE, `v1.${TRACE}.0${expiry}.${signature}`)).toBe('invalid');
+    const { body, signature } = split(tokens.issue(KIND, TRACE));
+    const other = split(tokens.issue(KIND, OTHER_TRACE));
+    const expiry = Number(body.split('.')[3]);
+    expect(tokens.verify(KIND, OTHER_TRACE, `${other.body}.${signature}`)).toBe('invalid');
+    expect(tokens.verify(KIND, TRACE, `v2.${KIND}.${TRACE}.${expiry + 3600}.${signature}`)).toBe('invalid');
+    expect(tokens.verify(KIND, TRACE, `v2.${KIND}.${TRACE}.0${expiry}.${signature}`)).toBe('invalid');
+    // The kind is signed: a signature moved to another kind's body is a forgery, not a wrong kind.
+    expect(tokens.verify(OTHER_KIND, TRACE, `v2.${OTHER_KIND}.${TRACE}.${expiry}.${signature}`)).toBe(
+      'invalid',
+    );
     const flipped = Buffer.from(decoded(signature));
     flipped[0] = (flipped[0] ?? 0) ^ 1;
-    expect(tokens.verify(TRACE, `${body}.${flipped.toString('base64url')}`)).toBe('invalid');
-    expect(tokens.verify(TRACE, `${body}.${Buffer.alloc(32).toString('base64url')}`)).toBe('invalid');
+    expect(tokens.verify(KIND, TRACE, `${body}.${flipped.toString('base64url')}`)).toBe('invalid');
+    expect(tokens.verify(KIND, TRACE, `${body}.${Buffer.alloc(32).toString('base64url')}`)).toBe('invalid');
     const foreign = new StreamTokens({ secret: OTHER_SECRET, ttlSeconds: 60, now: () => EPOCH });
-    expect(tokens.verify(TRACE, foreign.issue(TRACE))).toBe('invalid');
+    expect(tokens.verify(KIND, TRACE, foreign.issue(KIND, TRACE))).toBe('invalid');
   });
 
   test('tokens of a previous secret verify; new tokens use the current one', () => {
@@ -110,17 +133,26 @@ describe('stream tokens: one spelling per token', () => {
       ttlSeconds: 60,
       now: () => EPOCH,
     });
-    expect(rotated.verify(TRACE, previous.issue(TRACE))).toBe('ok');
-    expect(previous.verify(TRACE, rotated.issue(TRACE))).toBe('invalid');
-    expect(tokens.verify(TRACE, rotated.issue(TRACE))).toBe('ok');
+    expect(rotated.verify(KIND, TRACE, previous.issue(KIND, TRACE))).toBe('ok');
+    expect(previous.verify(KIND, TRACE, rotated.issue(KIND, TRACE))).toBe('invalid');
+    expect(tokens.verify(KIND, TRACE, rotated.issue(KIND, TRACE))).toBe('ok');
   });
 
-  test.each(['', 'v1', 'v1.x.1', `v2.${TRACE}.1.sig`, `v1.${TRACE}.12a.sig`, `v1..1.sig`, 'v1.a.1.b.c'])(
-    'a token shaped %j is malformed',
-    (token) => {
-      expect(tokens.verify(TRACE, token)).toBe(token === '' ? 'missing' : 'malformed');
-    },
-  );
+  test.each([
+    '',
+    'v2',
+    'v2.x.1',
+    `v1.${TRACE}.1.sig`,
+    `v1.${KIND}.${TRACE}.1.sig`,
+    `v2.${TRACE}.1.sig`,
+    `v2.${KIND}.${TRACE}.12a.sig`,
+    `v2.${KIND}..1.sig`,
+    `v2..${TRACE}.1.sig`,
+    `v2.pet-creation.${TRACE}.1.sig`,
+    'v2.a.b.1.c.d',
+  ])('a token shaped %j is malformed', (token) => {
+    expect(tokens.verify(KIND, TRACE, token)).toBe(token === '' ? 'missing' : 'malformed');
+  });
 });
 
 describe('stream tokens: lifetime', () => {
@@ -133,11 +165,11 @@ describe('stream tokens: lifetime', () => {
     'issued on a whole second, a %i s token is valid until its TTL, not at it',
     (ttl) => {
       const { clock, tokens } = clockedTokens(ttl);
-      const token = tokens.issue(TRACE);
+      const token = tokens.issue(KIND, TRACE);
       clock.now = EPOCH + ttl * 1000 - 1;
-      expect(tokens.verify(TRACE, token)).toBe('ok');
+      expect(tokens.verify(KIND, TRACE, token)).toBe('ok');
       clock.now = EPOCH + ttl * 1000;
-      expect(tokens.verify(TRACE, token)).toBe('expired');
+      expect(tokens.verify(KIND, TRACE, token)).toBe('expired');
     },
   );
 
@@ -152,19 +184,19 @@ describe('stream tokens: lifetime', () => {
       const { clock, tokens } = clockedTokens(ttl);
       const issuedAt = EPOCH + offset;
       clock.now = issuedAt;
-      const token = tokens.issue(TRACE);
-      expect(tokens.verify(TRACE, token)).toBe('ok');
+      const token = tokens.issue(KIND, TRACE);
+      expect(tokens.verify(KIND, TRACE, token)).toBe('ok');
       clock.now = issuedAt + ttl * 1000 - 1;
-      expect(tokens.verify(TRACE, token)).toBe('ok');
+      expect(tokens.verify(KIND, TRACE, token)).toBe('ok');
       clock.now = EPOCH + ttl * 1000 + 1000;
-      expect(tokens.verify(TRACE, token)).toBe('expired');
+      expect(tokens.verify(KIND, TRACE, token)).toBe('expired');
     },
   );
 
   test('expiry is checked after the signature: an expired forgery is invalid, not expired', () => {
     const { clock, tokens } = clockedTokens(1);
-    const { body } = split(tokens.issue(TRACE));
+    const { body } = split(tokens.issue(KIND, TRACE));
     clock.now = EPOCH + 10_000;
-    expect(tokens.verify(TRACE, `${body}.${Buffer.alloc(32).toString('base64url')}`)).toBe('invalid');
+    expect(tokens.verify(KIND, TRACE, `${body}.${Buffer.alloc(32).toString('base64url')}`)).toBe('invalid');
   });
 });

@@ -2,7 +2,10 @@ import { getEventListeners } from 'node:events';
 
 import { describe, expect, test } from 'vitest';
 
-import { SubscriberOverflow, SubscriptionQueue } from '../../server/streams/subscription-queue.js';
+import {
+  SubscriberOverflow,
+  SubscriptionQueue,
+} from '../../server/engine/subscriptions/subscription-queue.js';
 
 const done = { value: undefined, done: true };
 
@@ -43,6 +46,15 @@ describe('SubscriptionQueue: the bounded bridge from listeners to a subscription
     expect(await queue.next()).toEqual(done);
   });
 
+  test('only the first end counts: an error given to a later one is not thrown', async () => {
+    const queue = new SubscriptionQueue<number>(10);
+    queue.push(1);
+    queue.end();
+    queue.end(new Error('too late'));
+    expect(await queue.next()).toEqual({ value: 1, done: false });
+    expect(await queue.next()).toEqual(done);
+  });
+
   test('a reader waiting when the queue ends is told it is done; one waiting when it fails gets the error', async () => {
     const ending = new SubscriptionQueue<number>(10);
     const waitingForEnd = ending.next();
@@ -74,15 +86,6 @@ describe('SubscriptionQueue: the bounded bridge from listeners to a subscription
     expect(await returned.next()).toEqual(done);
   });
 
-  test('once its signal has aborted it, the signal holds no listener of it', async () => {
-    const controller = new AbortController();
-    const queue = new SubscriptionQueue<number>(10, controller.signal);
-    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
-    controller.abort();
-    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
-    expect(await queue.next()).toEqual(done);
-  });
-
   test('iterates with for await until it ends', async () => {
     const queue = new SubscriptionQueue<number>(10);
     for (const n of [1, 2, 3]) queue.push(n);
@@ -90,5 +93,28 @@ describe('SubscriptionQueue: the bounded bridge from listeners to a subscription
     const seen: number[] = [];
     for await (const n of queue) seen.push(n);
     expect(seen).toEqual([1, 2, 3]);
+  });
+});
+
+describe('SubscriptionQueue and its signal', () => {
+  test('a queue that ends or fails stops listening to the signal (readers make new queues on it)', () => {
+    const controller = new AbortController();
+    for (let i = 0; i < 5; i += 1) {
+      const queue = new SubscriptionQueue<number>(1, controller.signal);
+      queue.push(1);
+      queue.push(2);
+    }
+    const ended = new SubscriptionQueue<number>(1, controller.signal);
+    ended.end();
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
+  test('once its signal has aborted it, the signal holds no listener of it', async () => {
+    const controller = new AbortController();
+    const queue = new SubscriptionQueue<number>(10, controller.signal);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    controller.abort();
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    expect(await queue.next()).toEqual(done);
   });
 });

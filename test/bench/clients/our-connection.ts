@@ -1,5 +1,5 @@
 /** Our router over @trpc/client's wsLink with the product's transformer, one socket per connection. */
-import type { AppRouter } from '../../../server/router/app-router.js';
+import type { AppRouter } from '../../../server/app/pet-shelter/app-router.js';
 import { TraceIdSchema } from '../../../shared/trace-id.js';
 import type { BenchConnection } from './bench-connection.js';
 import { openTrpcWsClient } from './trpc-ws-client.js';

@@ -3,10 +3,12 @@
  * real router and WebSocket transport; events go through
  * `streams.petCreation.set`, and the last one through `finish`.
  */
-import { createApp } from '../../../server/app.js';
-import { loadConfig } from '../../../server/config.js';
-import { newTraceId } from '../../../server/context.js';
-import { createLogger } from '../../../server/log.js';
+import { shelter } from '../../../server/app/pet-shelter/application.js';
+import { petCreationStream } from '../../../server/app/pet-shelter/pets/streams.js';
+import { petCreationWorkflow } from '../../../server/app/pet-shelter/pets/workflow.js';
+import { createServer } from '../../../server/engine/create-server.js';
+import { loadConfig } from '../../../server/engine/config.js';
+import { createLogger } from '../../../server/engine/log.js';
 import { PetCreationItem } from '../../../shared/pet-creation.js';
 import { now } from '../clock.js';
 import { makePayload } from '../payload.js';
@@ -34,17 +36,18 @@ export function createOurServer(options: OurServerOptions): BenchServer {
     MAX_CONNECTIONS_PER_CLIENT: '100000',
     RATE_LIMIT_CREATE_PER_MINUTE: '0',
   });
-  const app = createApp(config, createLogger({ level: 'silent' }));
-  const { streams, workflows, tokens, bus } = app.services;
+  const app = createServer(config, createLogger({ level: 'silent' }), shelter);
+  const { workflows, bus } = app.engine;
+  const petCreation = app.engine.workflowLog.stream(petCreationStream);
 
   return {
     listen: async () => (await app.listen()).port,
     openGroups: async (count) => {
       const groups: BenchGroup[] = [];
       for (let i = 0; i < count; i += 1) {
-        const traceId = newTraceId();
-        await workflows.start(traceId, 'petCreation', `bench ${i}`);
-        groups.push({ id: traceId, token: tokens.issue(traceId) });
+        // Started, but nothing is published: no step runs, the bench writes the events itself.
+        const run = await workflows.start(petCreationWorkflow, { subject: `bench ${i}`, starter: 'Bench' });
+        groups.push({ id: run.traceId, token: run.streamToken });
       }
       return groups;
     },
@@ -52,7 +55,7 @@ export function createOurServer(options: OurServerOptions): BenchServer {
       await Promise.all(
         ids.map((id) => {
           const data = makePayload(seq, now());
-          return last ? streams.petCreation.finish(id, data) : streams.petCreation.set(id, PetCreationItem.message, data);
+          return last ? petCreation.finish(id, data) : petCreation.set(id, PetCreationItem.message, data);
         }),
       );
     },

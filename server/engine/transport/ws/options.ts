@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 
+import type { WebSocket } from 'ws';
+
 import type {
   AnyTRPCRouter,
   inferRouterContext,
@@ -89,6 +91,8 @@ export type WsProtocolServerOptions<TRouter extends AnyTRPCRouter> = {
    * closed with 4008 "slow consumer" (at once past 4× the bound). Default 2000.
    */
   readonly slowConsumerMs?: number;
+  /** Told of every connection once its handshake is made (metrics). */
+  readonly onConnection?: (client: WebSocket, req: IncomingMessage) => void;
   /** Told when a connection is closed as a slow consumer. */
   readonly onSlowConsumer?: (info: {
     readonly req: IncomingMessage;
@@ -166,6 +170,7 @@ export function resolveOptions<TRouter extends AnyTRPCRouter>(
     'onError',
     'admit',
     'onSlowConsumer',
+    'onConnection',
   ] as const) {
     const value: unknown = options[hook];
     if (value !== undefined && typeof value !== 'function') {

@@ -53,6 +53,7 @@ export function createWsProtocolServer<TRouter extends AnyTRPCRouter>(
   const wss = new WebSocketServer({ noServer: true, maxPayload: resolved.maxPayloadBytes });
   const connections = new Map<WebSocket, WsConnection>();
   wss.on('connection', (client: WebSocket, req: IncomingMessage) => {
+    resolved.onConnection?.(client, req);
     connections.set(client, new WsConnection(client, req, shared));
     client.once('close', () => connections.delete(client));
   });

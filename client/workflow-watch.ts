@@ -1,0 +1,276 @@
+import { createDeferred, type Deferred } from '../shared/deferred.js';
+import { compareEventIds, type StreamEvent } from '../shared/stream-event.js';
+import { errorData, terminalCode, WatchError } from './watch-error.js';
+
+/**
+ * - `connecting`: the first connection is being made (attempts may have failed);
+ * - `open`: the server confirmed the subscription, events flow;
+ * - `reconnecting`: the connection was lost and is being made again;
+ * - `closed`: the watch has ended (workflow finished, error, abort or client closed).
+ */
+export type WatchState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export type WatchStateChange = {
+  readonly state: WatchState;
+  /** Failed attempts in a row so far; 0 once open. */
+  readonly failures: number;
+  /** Why the last attempt failed or the connection was lost, if it was. */
+  readonly error: Error | null;
+};
+
+export type WatchOptions = {
+  /** Ends the watch: the iteration stops quietly. */
+  readonly signal?: AbortSignal;
+  /** Resume after this event id (the last one you saw); from the start when absent. */
+  readonly lastEventId?: string | null;
+  /** Called on every state change, and on every failed attempt while not open. */
+  readonly onStateChange?: (change: WatchStateChange) => void;
+  /**
+   * Failed attempts in a row after which the watch gives up with a
+   * `WatchError` of code `UNREACHABLE`. @default Infinity
+   */
+  readonly maxRetries?: number;
+};
+
+/** What the watch hands a subscription's callbacks (a subset of tRPC's subscription observer). */
+export type WatchCallbacks<TEvent> = {
+  readonly onStarted: () => void;
+  readonly onData: (tracked: { readonly data: TEvent }) => void;
+  readonly onConnectionStateChange: (change: {
+    readonly state: string;
+    readonly error: Error | null;
+  }) => void;
+  readonly onError: (error: Error) => void;
+  readonly onComplete: () => void;
+};
+
+/** Starts one subscription of the workflow's events (a tRPC `subscribe` with the watch's input). */
+export type WatchSubscribe<TEvent> = (
+  input: { readonly traceId: string; readonly token: string; readonly lastEventId: string | null },
+  callbacks: WatchCallbacks<TEvent>,
+) => Unsubscribable;
+
+/** How the watch reaches the server; made by `createPetClient`. */
+export type WatchTransport<TEvent> = {
+  readonly subscribe: WatchSubscribe<TEvent>;
+  /**
+   * True when the link does not reconnect by itself after a drop (SSE: the
+   * EventSource would retry at a fixed interval, so the watch closes it and
+   * resubscribes with its own backoff). The WebSocket client reconnects and
+   * resubscribes by itself, with the same backoff.
+   */
+  readonly restartOnDrop: boolean;
+  /** Delay before the n-th retry (0-based). */
+  readonly retryDelayMs: (attempt: number) => number;
+  /** Aborted when the client is closed: every watch ends. */
+  readonly closed: AbortSignal;
+};
+
+export type Unsubscribable = { unsubscribe(): void };
+
+/**
+ * The live events of one workflow as an async iterable that survives
+ * connection loss: it resubscribes with the id of the last event it
+ * delivered, and drops anything at or before that id, so the sequence has no
+ * gap and no duplicate whatever the link does. It ends after the workflow's
+ * finished event, and throws a `WatchError` for answers a retry cannot change.
+ */
+export class WorkflowWatch<TEvent extends StreamEvent<unknown>> implements AsyncIterable<TEvent> {
+  readonly #transport: WatchTransport<TEvent>;
+  readonly #traceId: string;
+  readonly #token: string;
+  readonly #options: WatchOptions;
+  readonly #maxRetries: number;
+
+  readonly #queue: TEvent[] = [];
+  #wake: Deferred<void> = createDeferred<void>();
+  #lastEventId: string | null;
+  #state: WatchState = 'connecting';
+  #wasOpen = false;
+  #failures = 0;
+  /** Numbers connection attempts: callbacks of an abandoned one are ignored. */
+  #attempt = 0;
+  #subscription: Unsubscribable | null = null;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #iterated = false;
+  #ended = false;
+  #failure: Error | null = null;
+
+  constructor(transport: WatchTransport<TEvent>, traceId: string, token: string, options: WatchOptions = {}) {
+    const maxRetries = options.maxRetries ?? Number.POSITIVE_INFINITY;
+    if (!(maxRetries === Number.POSITIVE_INFINITY || (Number.isInteger(maxRetries) && maxRetries >= 0))) {
+      throw new TypeError(`Expected \`maxRetries\` to be an integer >= 0 or Infinity, got \`${maxRetries}\``);
+    }
+    this.#transport = transport;
+    this.#traceId = traceId;
+    this.#token = token;
+    this.#options = options;
+    this.#maxRetries = maxRetries;
+    this.#lastEventId = options.lastEventId ?? null;
+  }
+
+  get state(): WatchState {
+    return this.#state;
+  }
+
+  /** The id of the last event delivered: pass it as `lastEventId` to resume later. */
+  get lastEventId(): string | null {
+    return this.#lastEventId;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<TEvent, void, undefined> {
+    if (this.#iterated) throw new Error('A watch can be iterated once; watch again');
+    this.#iterated = true;
+    const signals = [this.#options.signal, this.#transport.closed].filter((s) => s !== undefined);
+    const abort = () => this.#abort();
+    for (const signal of signals) signal.addEventListener('abort', abort, { once: true });
+    try {
+      if (signals.some((signal) => signal.aborted)) return;
+      this.#setState('connecting', null);
+      this.#connect();
+      for (;;) {
+        const next = this.#queue.shift();
+        if (next) {
+          yield next;
+          if (next.kind === 'finished') return;
+          continue;
+        }
+        if (this.#failure) throw this.#failure;
+        if (this.#ended) return;
+        await this.#wake.promise;
+        this.#wake = createDeferred<void>();
+      }
+    } finally {
+      for (const signal of signals) signal.removeEventListener('abort', abort);
+      this.#end();
+      this.#setState('closed', null);
+    }
+  }
+
+  #connect(): void {
+    const attempt = ++this.#attempt;
+    const current = () => attempt === this.#attempt && !this.#ended;
+    const subscription = this.#transport.subscribe(
+      { traceId: this.#traceId, token: this.#token, lastEventId: this.#lastEventId },
+      {
+        onStarted: () => {
+          if (current()) this.#opened();
+        },
+        onData: (tracked) => {
+          if (current()) this.#receive(tracked.data);
+        },
+        onConnectionStateChange: (change) => {
+          if (current() && change.state === 'connecting' && change.error) this.#lost(change.error);
+        },
+        onError: (error) => {
+          if (current()) this.#failed(error);
+        },
+        onComplete: () => {
+          // Completing before the finished event means the server stopped
+          // the subscription (e.g. while shutting down): resume elsewhere.
+          if (current()) this.#lost(new Error('The server ended the subscription early'));
+        },
+      },
+    );
+    // A synchronous callback may already have abandoned this attempt.
+    if (current()) this.#subscription = subscription;
+    else subscription.unsubscribe();
+  }
+
+  #receive(event: TEvent): void {
+    // A `reset` carries the id it resumed from; anything else at or before
+    // the last delivered id was delivered already.
+    const seen =
+      event.kind !== 'reset' &&
+      this.#lastEventId !== null &&
+      compareEventIds(event.eventId, this.#lastEventId) <= 0;
+    if (seen) return;
+    if (this.#state !== 'open') this.#opened();
+    this.#lastEventId = event.eventId;
+    this.#queue.push(event);
+    if (event.kind === 'finished') this.#end();
+    this.#wake.resolve();
+  }
+
+  #opened(): void {
+    this.#wasOpen = true;
+    this.#failures = 0;
+    this.#setState('open', null);
+  }
+
+  /** The connection was lost, or an attempt to make it failed. */
+  #lost(error: Error): void {
+    if (!this.#countFailure(error)) return;
+    if (this.#transport.restartOnDrop) this.#retryLater();
+  }
+
+  #failed(error: Error): void {
+    const code = terminalCode(error);
+    if (code) {
+      this.#fail(new WatchError(code, error.message, { cause: error, data: errorData(error) }));
+      return;
+    }
+    // The link gave up (e.g. its own retry failed while the server was down):
+    // start a new subscription from the last delivered event.
+    if (this.#countFailure(error)) this.#retryLater();
+  }
+
+  /** Records a failed attempt; false when that was one too many. */
+  #countFailure(error: Error): boolean {
+    this.#failures += 1;
+    if (this.#failures > this.#maxRetries) {
+      this.#fail(
+        new WatchError('UNREACHABLE', `Gave up after ${this.#failures} failed attempts: ${error.message}`, {
+          cause: error,
+        }),
+      );
+      return false;
+    }
+    this.#setState(this.#wasOpen ? 'reconnecting' : 'connecting', error);
+    return true;
+  }
+
+  #retryLater(): void {
+    this.#stopSubscription();
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(
+      () => {
+        this.#retryTimer = undefined;
+        if (!this.#ended) this.#connect();
+      },
+      this.#transport.retryDelayMs(this.#failures - 1),
+    );
+  }
+
+  #fail(error: Error): void {
+    this.#failure = error;
+    this.#end();
+    this.#wake.resolve();
+  }
+
+  #abort(): void {
+    this.#queue.length = 0;
+    this.#end();
+    this.#wake.resolve();
+  }
+
+  #end(): void {
+    this.#ended = true;
+    this.#stopSubscription();
+    clearTimeout(this.#retryTimer);
+  }
+
+  #stopSubscription(): void {
+    this.#attempt += 1;
+    const subscription = this.#subscription;
+    this.#subscription = null;
+    subscription?.unsubscribe();
+  }
+
+  #setState(state: WatchState, error: Error | null): void {
+    const unchanged = state === this.#state && (state === 'open' || state === 'closed');
+    if (unchanged) return;
+    this.#state = state;
+    this.#options.onStateChange?.({ state, failures: this.#failures, error });
+  }
+}

@@ -1,0 +1,11 @@
+import { defineStream } from '../../../engine/index.js';
+import { AdoptionAuditDataSchema, AdoptionProgressDataSchema } from './schemas.js';
+
+/** What the applicant watches: each stage's progress and messages, then the decision. */
+export const adoptionProgressStream = defineStream({
+  name: 'adoptionProgress',
+  schema: AdoptionProgressDataSchema,
+});
+
+/** One entry per decision point: who decided what, and why. */
+export const adoptionAuditStream = defineStream({ name: 'adoptionAudit', schema: AdoptionAuditDataSchema });

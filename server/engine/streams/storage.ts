@@ -1,0 +1,82 @@
+import type { StreamEvent, StreamEventKind } from '../../../shared/stream-event.js';
+
+export type StoredEvent = StreamEvent<unknown>;
+
+export type AppendInput = {
+  /** The workflow's trace id: every stream of a workflow writes to this one log. */
+  readonly groupId: string;
+  readonly stream: string;
+  readonly itemId: string;
+  readonly kind: Exclude<StreamEventKind, 'reset'>;
+  readonly data: unknown;
+  /**
+   * Makes the write idempotent: a second append with the same key in the same
+   * workflow stores nothing and returns the event the first one stored. Steps
+   * that are retried use it so that a retry never repeats an event.
+   */
+  readonly idempotencyKey?: string | undefined;
+};
+
+/** Events that an idempotent `append` returned without storing anything. */
+const replays = new WeakSet<StoredEvent>();
+
+/** Marks `event` as the answer of an append that stored nothing (its key was used); returns it. */
+export function replayed(event: StoredEvent): StoredEvent {
+  replays.add(event);
+  return event;
+}
+
+/**
+ * True when `append` returned `event` for a write it had already stored (a
+ * retry, on this instance or another): nothing new is in the log.
+ */
+export function isReplay(event: StoredEvent): boolean {
+  return replays.has(event);
+}
+
+export type HistoryRead = {
+  /** Events of every stream, in log order. */
+  readonly events: readonly StoredEvent[];
+  /** True when events after `after` were trimmed or expired, or `after` is unknown (below): there is a gap. */
+  readonly reset: boolean;
+  /**
+   * True when `after` is no position of the workflow's log: past its newest
+   * event, or, on Redis, an id inside the kept log that the log never gave
+   * out (another workflow's). `events` is then the whole kept log and
+   * `reset` is true: the reader starts again from the beginning.
+   */
+  readonly unknownAfter?: boolean;
+  /** True when the workflow finished at or before `after`: nothing follows, and `events` is empty. */
+  readonly ended?: boolean;
+};
+
+/**
+ * Called with each live event of a workflow's log. A `reset` event (never
+ * appended) says the log is gone while it was being listened to (evicted,
+ * or lost by the storage, e.g. Redis restarted without its data): nothing
+ * more comes through this listener.
+ */
+export type LiveListener = (event: StoredEvent) => void;
+
+/**
+ * Where workflow logs live: one ordered log per workflow (its group id is
+ * its trace id) across all of its streams, with the current value of each
+ * item keyed by (stream, item id). Event ids are monotonic per workflow.
+ * The engine validates data and orders subscriptions; implementations only
+ * store and notify. In memory by default, on Redis when configured.
+ */
+export interface WorkflowLogStorage {
+  /** Appends one event to the workflow's log, updates the item's value and notifies live listeners. */
+  append(input: AppendInput): Promise<StoredEvent>;
+  /** Events of the workflow after `after` (all when null), oldest first, every stream; see HistoryRead. */
+  readAfter(groupId: string, after: string | null): Promise<HistoryRead>;
+  /** The current value of an item of one stream, as the event that set it. */
+  getItem(groupId: string, stream: string, itemId: string): Promise<StoredEvent | null>;
+  /** Current values of every item of one stream of the workflow, in the order they were first set. */
+  getGroup(groupId: string, stream: string): Promise<StoredEvent[]>;
+  /** Live events of the workflow's log (every stream), from now on. Returns the unsubscribe function. */
+  listen(groupId: string, listener: LiveListener): () => void;
+  /** How many live listeners there are (for leak checks). */
+  listenerCount(): number;
+  close(): Promise<void>;
+}

@@ -1,0 +1,71 @@
+/**
+ * Stream events serialised once for every subscriber. A fan-out to N
+ * subscribers otherwise runs superjson and JSON.stringify on the same event
+ * N times; with this, each event's JSON text is made on its first delivery
+ * and reused for the other subscribers.
+ */
+import type { StreamEvent } from '../../../../shared/stream-event.js';
+import { transformer } from '../../../../shared/transformer.js';
+
+/**
+ * An event with its JSON text. Its own fields are the event's, so it reads,
+ * compares (`toEqual`) and serialises like the event. It is not a plain
+ * object, so superjson passes it through as it is, and the WebSocket encoder
+ * (`transport/ws/frames.ts`) writes its cached text in place.
+ */
+export class SerializedEvent<TData> {
+  declare readonly eventId: string;
+  readonly #json: string;
+  #messageTail: string | undefined;
+
+  constructor(event: StreamEvent<TData>, json: string) {
+    // Copied field by field in the event's own order, so that plain
+    // JSON.stringify of this object gives the same text as `json`.
+    Object.assign(this, event);
+    this.#json = json;
+  }
+
+  /** The event's JSON text: what superjson would put in its `json` part. */
+  get json(): string {
+    return this.#json;
+  }
+
+  /** Text a transport wraps around the event, made by `make` on first use and kept with it. */
+  messageTail(make: () => string): string {
+    return (this.#messageTail ??= make());
+  }
+}
+
+/**
+ * Recently delivered events. Every subscriber of a group gets an event
+ * within the same turn of the event loop, so a short list finds it for all
+ * but the first; unlike a WeakMap, it costs the garbage collector nothing.
+ */
+const RECENT = 64;
+const recentEvents: unknown[] = new Array<unknown>(RECENT).fill(null);
+const recentSerialized: unknown[] = new Array<unknown>(RECENT).fill(null);
+let nextSlot = 0;
+
+/**
+ * The event as it should be delivered: one SerializedEvent shared by the
+ * subscribers that get it together. Events whose data needs superjson's
+ * type annotations (dates, maps, undefined values) are returned as they
+ * are, for superjson to handle.
+ */
+export function serializedEvent<TData>(event: StreamEvent<TData>): StreamEvent<TData> {
+  // A fan-out asks for the same event many times in a row: the newest slot first.
+  const newest = (nextSlot + RECENT - 1) % RECENT;
+  const slot = recentEvents[newest] === event ? newest : recentEvents.indexOf(event);
+  // The slot's twin holds what was made from this very event.
+  if (slot !== -1) return recentSerialized[slot] as StreamEvent<TData>;
+  const { json, meta } = transformer.serialize(event);
+  // Same fields as the event (see the constructor): typed as what it reads as.
+  const delivered =
+    meta === undefined
+      ? (new SerializedEvent(event, JSON.stringify(json)) as unknown as StreamEvent<TData>)
+      : event;
+  recentEvents[nextSlot] = event;
+  recentSerialized[nextSlot] = delivered;
+  nextSlot = (nextSlot + 1) % RECENT;
+  return delivered;
+}
