@@ -54,7 +54,8 @@ export function startSteps<TServices>(options: StepRunnerOptions<TServices>): vo
       async (message, { attempt, signal: shutdown }) => {
         const ended = options.observer?.attemptStarted(message.traceId, step.name, attempt);
         const logger = workflowLogger(rootLogger, message.traceId, step.name);
-        const signal = AbortSignal.any([shutdown, AbortSignal.timeout(timeoutMs)]);
+        const timeout = attemptTimeout(timeoutMs);
+        const signal = AbortSignal.any([shutdown, timeout.signal]);
         // Every write an attempt can make (stream, bus, fenced services)
         // fails once its signal aborts, so an attempt that outlives its
         // timeout cannot write behind its retry's back.
@@ -73,13 +74,15 @@ export function startSteps<TServices>(options: StepRunnerOptions<TServices>): vo
           signal,
         });
         const waitMs = Math.min(timeoutMs, ABANDONED_ATTEMPT_MAX_WAIT_MS);
-        await abortable(run, signal, { logger, waitMs, shutdown }).then(
-          () => ended?.(null),
-          (error: unknown) => {
-            ended?.(error, shutdown.aborted);
-            throw error;
-          },
-        );
+        await abortable(run, signal, { logger, waitMs, shutdown })
+          .then(
+            () => ended?.(null),
+            (error: unknown) => {
+              ended?.(error, shutdown.aborted);
+              throw error;
+            },
+          )
+          .finally(() => timeout.clear());
         await tracker.stepFinished(message.traceId, step.name, 'succeeded');
       },
       {
@@ -103,6 +106,21 @@ export function startSteps<TServices>(options: StepRunnerOptions<TServices>): vo
       },
     );
   }
+}
+
+/**
+ * An attempt's timeout as an AbortSignal that fires with a `TimeoutError`.
+ * Not `AbortSignal.timeout()`: combined with `AbortSignal.any()`, a timeout
+ * signal nothing else refers to can be garbage-collected before it fires,
+ * and the attempt would then never time out. The timer here holds the signal.
+ */
+function attemptTimeout(timeoutMs: number): { readonly signal: AbortSignal; readonly clear: () => void } {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new DOMException('The attempt timed out', 'TimeoutError')),
+    timeoutMs,
+  );
+  return { signal: controller.signal, clear: () => clearTimeout(timer) };
 }
 
 /**
