@@ -10,6 +10,7 @@ import http from 'node:http';
 import WebSocket from 'ws';
 
 import type { PetCreationEvent } from '../../shared/pet-creation.js';
+import type { StreamEvent } from '../../shared/stream-event.js';
 import { transformer } from '../../shared/transformer.js';
 import { END_AFTER_FINISHED_MS } from './async.js';
 import type { TestApp } from './test-app.js';
@@ -98,15 +99,15 @@ export function openRawWatch(
 }
 
 /** Collects events and the end as they come, for every transport alike. */
-class Collector {
-  readonly events: PetCreationEvent[] = [];
+export class Collector<TEvent extends StreamEvent<unknown> = PetCreationEvent> {
+  readonly events: TEvent[] = [];
   readonly raw: string[] = [];
   #end: WatchEnd | null = null;
   #endDue: NodeJS.Timeout | undefined;
   readonly #waiters = new Set<() => void>();
 
   /** One event, and the id its frame or block carries (what a client resumes from): they must agree. */
-  event(event: PetCreationEvent, id: unknown): void {
+  event(event: TEvent, id: unknown): void {
     if (id !== event.eventId) {
       this.finish({
         kind: 'error',
@@ -136,7 +137,7 @@ class Collector {
     this.#wake();
   }
 
-  async ended(): Promise<RawWatch> {
+  async ended(): Promise<{ raw: string[]; events: TEvent[]; end: WatchEnd }> {
     await this.#until(() => this.#end !== null);
     return { raw: [...this.raw], events: [...this.events], end: this.#end ?? { kind: 'completed' } };
   }
@@ -162,19 +163,30 @@ class Collector {
   #wake(): void {
     for (const wake of [...this.#waiters]) wake();
   }
+
+  /** The live watch over these events; `close` cuts its connection. */
+  open(close: () => void) {
+    return {
+      events: this.events,
+      raw: this.raw,
+      ended: this.ended(),
+      received: (count: number) => this.received(count),
+      close,
+    };
+  }
 }
 
-const REQUEST_ID = 1;
+export const REQUEST_ID = 1;
 
-type Serialized = Parameters<typeof transformer.deserialize>[0];
+export type Serialized = Parameters<typeof transformer.deserialize>[0];
 
-type WsFrame = {
+export type WsFrame = {
   readonly id?: unknown;
   readonly result?: { readonly type: string; readonly data?: Serialized; readonly id?: unknown };
   readonly error?: Serialized;
 };
 
-type ErrorShape = { readonly message: string; readonly data: { readonly code: string } };
+export type ErrorShape = { readonly message: string; readonly data: { readonly code: string } };
 
 async function wsWatch(url: string, request: WatchRequest): Promise<OpenWatch> {
   const socket = new WebSocket(url);
@@ -243,7 +255,7 @@ type SseResponse = {
   readonly close: () => void;
 };
 
-function get(url: string, headers: Record<string, string> = {}): Promise<SseResponse> {
+export function get(url: string, headers: Record<string, string> = {}): Promise<SseResponse> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { headers }, (res) => {
       res.setEncoding('utf8');
@@ -254,7 +266,7 @@ function get(url: string, headers: Record<string, string> = {}): Promise<SseResp
 }
 
 /** Reads SSE blocks as they come, keeping each one's text. */
-function readBlocks(
+export function readBlocks(
   res: http.IncomingMessage,
   onBlock: (block: SseBlock, text: string) => void,
 ): Promise<void> {

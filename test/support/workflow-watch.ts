@@ -5,14 +5,23 @@
  * `GET /workflows/<traceId>/events`. Each answer is kept as sent, and read
  * back into events (of every stream) and how it ended.
  */
-import http from 'node:http';
 
 import WebSocket from 'ws';
 
 import type { StreamEvent } from '../../shared/stream-event.js';
 import { transformer } from '../../shared/transformer.js';
-import { END_AFTER_FINISHED_MS } from './async.js';
-import { parseBlock, TRANSPORTS, type Transport, type WatchEnd } from './raw-watch.js';
+import {
+  Collector,
+  get,
+  readBlocks,
+  REQUEST_ID,
+  TRANSPORTS,
+  type ErrorShape,
+  type Serialized,
+  type Transport,
+  type WatchEnd,
+  type WsFrame,
+} from './raw-watch.js';
 
 export { TRANSPORTS, type Transport, type WatchEnd };
 
@@ -79,95 +88,7 @@ export async function watchWorkflow(
   }
 }
 
-/** Collects events and the end as they come, for every transport alike. */
-class Collector {
-  readonly events: WorkflowEvent[] = [];
-  readonly raw: string[] = [];
-  #end: WatchEnd | null = null;
-  #endDue: NodeJS.Timeout | undefined;
-  readonly #waiters = new Set<() => void>();
-
-  /** One event, and the id its frame or block carries (what a client resumes from): they must agree. */
-  event(event: WorkflowEvent, id: unknown): void {
-    if (id !== event.eventId) {
-      this.finish({
-        kind: 'error',
-        code: 'ID_MISMATCH',
-        message: `event ${event.eventId} was sent with id ${String(id)}`,
-      });
-    }
-    this.events.push(event);
-    // Nothing follows the finished event but the end, at once.
-    if (event.kind === 'finished' && this.#end === null) {
-      this.#endDue ??= setTimeout(
-        () =>
-          this.finish({
-            kind: 'error',
-            code: 'NOT_ENDED',
-            message: `no end within ${END_AFTER_FINISHED_MS} ms of the finished event`,
-          }),
-        END_AFTER_FINISHED_MS,
-      );
-    }
-    this.#wake();
-  }
-
-  finish(end: WatchEnd): void {
-    clearTimeout(this.#endDue);
-    this.#end ??= end;
-    this.#wake();
-  }
-
-  async ended(): Promise<WorkflowWatchResult> {
-    await this.#until(() => this.#end !== null);
-    return { raw: [...this.raw], events: [...this.events], end: this.#end ?? { kind: 'completed' } };
-  }
-
-  async received(count: number): Promise<void> {
-    await this.#until(() => this.events.length >= count);
-    if (this.events.length < count)
-      throw new Error(`the watch ended after ${this.events.length} of ${count} events`);
-  }
-
-  async #until(done: () => boolean): Promise<void> {
-    while (!done() && this.#end === null) {
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          this.#waiters.delete(wake);
-          resolve();
-        };
-        this.#waiters.add(wake);
-      });
-    }
-  }
-
-  #wake(): void {
-    for (const wake of [...this.#waiters]) wake();
-  }
-
-  open(close: () => void): OpenWorkflowWatch {
-    return {
-      events: this.events,
-      raw: this.raw,
-      ended: this.ended(),
-      received: (count) => this.received(count),
-      close,
-    };
-  }
-}
-
-const REQUEST_ID = 1;
 const PATH = 'workflows.onUpdate';
-
-type Serialized = Parameters<typeof transformer.deserialize>[0];
-
-type WsFrame = {
-  readonly id?: unknown;
-  readonly result?: { readonly type: string; readonly data?: Serialized; readonly id?: unknown };
-  readonly error?: Serialized;
-};
-
-type ErrorShape = { readonly message: string; readonly data: { readonly code: string } };
 
 /** The procedure's input: `lastEventId` goes in the input on SSE, beside it on the WebSocket. */
 function procedureInput(request: WorkflowWatchRequest, withLastEventId: boolean) {
@@ -181,7 +102,7 @@ function procedureInput(request: WorkflowWatchRequest, withLastEventId: boolean)
 
 async function wsWatch(url: string, request: WorkflowWatchRequest): Promise<OpenWorkflowWatch> {
   const socket = new WebSocket(url);
-  const collector = new Collector();
+  const collector = new Collector<WorkflowEvent>();
   socket.on('error', () => {});
   await new Promise<void>((resolve, reject) => {
     socket.once('open', () => resolve());
@@ -226,39 +147,6 @@ async function wsWatch(url: string, request: WorkflowWatchRequest): Promise<Open
   return collector.open(() => socket.terminate());
 }
 
-type HttpResponse = {
-  readonly status: number;
-  readonly res: http.IncomingMessage;
-  readonly close: () => void;
-};
-
-function get(url: string, headers: Record<string, string> = {}): Promise<HttpResponse> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { headers }, (res) => {
-      res.setEncoding('utf8');
-      resolve({ status: res.statusCode ?? 0, res, close: () => req.destroy() });
-    });
-    req.on('error', reject);
-  });
-}
-
-/** Calls `onBlock` with each SSE block as it comes, and its text; resolves when the response closes. */
-function readBlocks(res: http.IncomingMessage, onBlock: (text: string) => void): Promise<void> {
-  return new Promise((resolve) => {
-    let buffer = '';
-    res.on('data', (chunk: string) => {
-      buffer += chunk;
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const text = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        onBlock(text);
-      }
-    });
-    res.once('close', () => resolve());
-  });
-}
-
 /** tRPC's own SSE: `connected`, data blocks (superjson), `serialized-error`, `return`. */
 async function trpcSseWatch(baseUrl: string, request: WorkflowWatchRequest): Promise<OpenWorkflowWatch> {
   const byHeader = request.resumeBy === 'header' && request.lastEventId !== undefined;
@@ -267,10 +155,9 @@ async function trpcSseWatch(baseUrl: string, request: WorkflowWatchRequest): Pro
     `${baseUrl}/trpc/${PATH}?input=${encodeURIComponent(input)}`,
     byHeader ? { 'Last-Event-ID': request.lastEventId ?? '' } : {},
   );
-  const collector = new Collector();
-  const reading = readBlocks(response.res, (text) => {
+  const collector = new Collector<WorkflowEvent>();
+  const reading = readBlocks(response.res, (block, text) => {
     collector.raw.push(text);
-    const block = parseBlock(text);
     if (block.event === 'serialized-error') {
       const error = transformer.deserialize<ErrorShape>(JSON.parse(block.data ?? 'null') as Serialized);
       collector.finish({ kind: 'error', code: error.data.code, message: error.message });
@@ -292,7 +179,7 @@ async function sseWatch(baseUrl: string, request: WorkflowWatchRequest): Promise
     `${baseUrl}/workflows/${request.traceId}/events?${query.toString()}`,
     request.lastEventId === undefined ? {} : { 'Last-Event-ID': request.lastEventId },
   );
-  const collector = new Collector();
+  const collector = new Collector<WorkflowEvent>();
   if (response.status === 204) {
     collector.finish({ kind: 'no-content' });
   } else if (response.status !== 200) {
@@ -302,9 +189,8 @@ async function sseWatch(baseUrl: string, request: WorkflowWatchRequest): Promise
     const { error } = JSON.parse(body) as { error: { code: string; message: string } };
     collector.finish({ kind: 'error', code: error.code, message: error.message });
   } else {
-    const reading = readBlocks(response.res, (text) => {
+    const reading = readBlocks(response.res, (block, text) => {
       collector.raw.push(text);
-      const block = parseBlock(text);
       if (block.data !== undefined) collector.event(JSON.parse(block.data) as WorkflowEvent, block.id);
     });
     void reading.then(() => collector.finish({ kind: 'completed' }));

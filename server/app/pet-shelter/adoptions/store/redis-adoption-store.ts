@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { pairsToRecord, RedisScript, throwFirstError, whileReachable } from '../../../../engine/index.js';
 import { AdoptionApplicationSchema, type AdoptionApplication } from '../schemas.js';
 import type { AdoptionPatch, AdoptionStore, NewAdoption } from './adoption-store.js';
+import { decodeFields, encodeFields } from '../../redis-json-hash.js';
 
 export type RedisAdoptionStoreOptions = {
   readonly client: Redis;
@@ -72,7 +73,10 @@ export class RedisAdoptionStore implements AdoptionStore {
   }
 
   async get(id: string): Promise<AdoptionApplication | null> {
-    return decode(await whileReachable(() => this.#client.hgetall(this.#keys.application(id))));
+    return decodeFields(
+      AdoptionApplicationSchema,
+      await whileReachable(() => this.#client.hgetall(this.#keys.application(id))),
+    );
   }
 
   async findByTrace(traceId: string): Promise<AdoptionApplication | null> {
@@ -85,7 +89,7 @@ export class RedisAdoptionStore implements AdoptionStore {
     const reply = await whileReachable(() =>
       patchScript.run(this.#client, [this.#keys.application(id)], Object.entries(fields).flat()),
     );
-    return Array.isArray(reply) ? decode(pairsToRecord(reply)) : null;
+    return Array.isArray(reply) ? decodeFields(AdoptionApplicationSchema, pairsToRecord(reply)) : null;
   }
 
   async claimPet(petId: string, applicationId: string): Promise<boolean> {
@@ -99,22 +103,6 @@ export class RedisAdoptionStore implements AdoptionStore {
   close(): Promise<void> {
     return Promise.resolve();
   }
-}
-
-function encodeFields(values: Record<string, unknown>): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(values)
-      .filter(([, value]) => value !== undefined)
-      .map(([field, value]) => [field, JSON.stringify(value)]),
-  );
-}
-
-function decode(fields: Record<string, string>): AdoptionApplication | null {
-  const entries = Object.entries(fields);
-  if (entries.length === 0) return null;
-  return AdoptionApplicationSchema.parse(
-    Object.fromEntries(entries.map(([field, json]) => [field, JSON.parse(json) as unknown])),
-  );
 }
 
 type AdoptionKeys = {

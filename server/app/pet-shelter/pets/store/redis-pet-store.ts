@@ -5,6 +5,7 @@ import { patchPetScript } from './redis-scripts.js';
 import { pairsToRecord, throwFirstError } from '../../../../engine/index.js';
 import { whileReachable } from '../../../../engine/index.js';
 import type { PetPage, PetPageRequest, PetPatch, PetStore } from './pet-store.js';
+import { decodeFields, encodeFields } from '../../redis-json-hash.js';
 
 export type RedisPetStoreOptions = {
   readonly client: Redis;
@@ -46,7 +47,7 @@ export class RedisPetStore implements PetStore {
 
   async get(id: string): Promise<Pet | null> {
     const fields = await whileReachable(() => this.#client.hgetall(this.#keys.pet(id)));
-    return decodePet(fields);
+    return decodeFields(PetSchema, fields);
   }
 
   async update(id: string, patch: PetPatch): Promise<Pet | null> {
@@ -54,7 +55,7 @@ export class RedisPetStore implements PetStore {
     const reply = await whileReachable(() =>
       patchPetScript.run(this.#client, [this.#keys.pet(id)], Object.entries(fields).flat()),
     );
-    return Array.isArray(reply) ? decodePet(pairsToRecord(reply)) : null;
+    return Array.isArray(reply) ? decodeFields(PetSchema, pairsToRecord(reply)) : null;
   }
 
   async list({ limit, cursor }: PetPageRequest): Promise<PetPage> {
@@ -75,7 +76,7 @@ export class RedisPetStore implements PetStore {
       return { results: results ?? [], more: ids.length > limit, lastId: ids[limit - 1] };
     });
     const items = replies.results.flatMap(([, fields]) => {
-      const pet = isStringRecord(fields) ? decodePet(fields) : null;
+      const pet = isStringRecord(fields) ? decodeFields(PetSchema, fields) : null;
       return pet ? [pet] : [];
     });
     return { items, nextCursor: replies.more ? (replies.lastId ?? null) : null };
@@ -85,22 +86,6 @@ export class RedisPetStore implements PetStore {
   close(): Promise<void> {
     return Promise.resolve();
   }
-}
-
-function encodeFields(values: Record<string, unknown>): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(values)
-      .filter(([, value]) => value !== undefined)
-      .map(([field, value]) => [field, JSON.stringify(value)]),
-  );
-}
-
-function decodePet(fields: Record<string, string>): Pet | null {
-  const entries = Object.entries(fields);
-  if (entries.length === 0) return null;
-  return PetSchema.parse(
-    Object.fromEntries(entries.map(([field, json]) => [field, JSON.parse(json) as unknown])),
-  );
 }
 
 function isStringRecord(value: unknown): value is Record<string, string> {
