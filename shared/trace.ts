@@ -12,8 +12,11 @@ const entryBase = {
   at: z.string(),
 };
 
-/** `interrupted`: stopped by the service's shutdown, not a failure of the step. */
-export const StepRunStatusSchema = z.enum(['running', 'succeeded', 'failed', 'interrupted']);
+/**
+ * `interrupted`: stopped by the service's shutdown, not a failure of the step;
+ * `waiting`: the attempt ended in a wait for an input (`ctx.waitFor`); the step runs again when the wait ends.
+ */
+export const StepRunStatusSchema = z.enum(['running', 'succeeded', 'failed', 'interrupted', 'waiting']);
 export type StepRunStatus = z.infer<typeof StepRunStatusSchema>;
 
 export const LogLevelNameSchema = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
@@ -39,7 +42,7 @@ export const TraceEntrySchema = z.discriminatedUnion('kind', [
     kind: z.literal('step_finished'),
     step: z.string(),
     attempt: z.number().int().min(1),
-    status: z.enum(['succeeded', 'failed', 'interrupted']),
+    status: z.enum(['succeeded', 'failed', 'interrupted', 'waiting']),
     start: z.string(),
     end: z.string(),
     durationMs: z.number().min(0),
@@ -67,6 +70,27 @@ export const TraceEntrySchema = z.discriminatedUnion('kind', [
     level: LogLevelNameSchema,
     msg: z.string(),
     step: z.string().nullable(),
+  }),
+  z.object({
+    ...entryBase,
+    kind: z.literal('wait_started'),
+    step: z.string(),
+    /** What is awaited (`vetClearance`). */
+    name: z.string(),
+    /** Who is expected to answer (`vet`). */
+    awaitedBy: z.string(),
+    /** ISO-8601: unanswered by then, the wait times out. */
+    deadline: z.string(),
+  }),
+  z.object({
+    ...entryBase,
+    kind: z.literal('wait_ended'),
+    step: z.string(),
+    name: z.string(),
+    status: z.enum(['received', 'timedOut', 'cancelled']),
+    /** Who answered, and the input as given (null unless received). */
+    by: z.string().nullable(),
+    input: z.unknown(),
   }),
   z.object({
     ...entryBase,

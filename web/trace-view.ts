@@ -72,12 +72,18 @@ export class TraceView {
 }
 
 /** How a finished attempt shows; `interrupted` is not a failure: the service stopped it at shutdown. */
-const STATUS_SYMBOL: Record<FinishedStatus, string> = { succeeded: '✔', failed: '✖', interrupted: '⏸' };
+const STATUS_SYMBOL: Record<FinishedStatus, string> = {
+  succeeded: '✔',
+  failed: '✖',
+  interrupted: '⏸',
+  waiting: '⧗',
+};
 const STATUS_LABEL: Record<StepRunStatus, string> = {
   running: 'running',
   succeeded: 'succeeded',
   failed: 'failed',
   interrupted: 'interrupted by shutdown',
+  waiting: 'waiting for an input',
 };
 
 function offsetMs(from: string, to: string): number {
@@ -98,6 +104,12 @@ function describe(entry: TraceEntry): string {
       return `✎ ${entry.stream} #${entry.eventId} ${entry.itemId}${messageOf(entry.data)}`;
     case 'log':
       return `[${entry.level}]${entry.step ? ` ${entry.step}:` : ''} ${entry.msg}`;
+    case 'wait_started':
+      return `⧗ ${entry.step} waits for ${entry.name} from ${entry.awaitedBy} until ${entry.deadline}`;
+    case 'wait_ended':
+      return entry.status === 'received'
+        ? `↩ ${entry.name} received from ${entry.by ?? 'unknown'}: ${JSON.stringify(entry.input)}`
+        : `↩ ${entry.name} ${entry.status === 'timedOut' ? 'timed out' : 'cancelled'}`;
     case 'workflow_finished':
       return `■ Workflow finished (${Object.entries(entry.outcomes)
         .map(([step, outcome]) => `${step} ${outcome}`)

@@ -4,7 +4,11 @@
  */
 import { z } from 'zod';
 
+import { MAX_WAIT_MS } from './waits/wait-for.js';
+
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+
+const WEEK_MS = 604_800_000;
 
 const list = z.string().transform((s) =>
   s
@@ -29,6 +33,8 @@ export const EnvSchema = z
     OPENAI_RESPONSE_FORMAT: z.enum(['json_schema', 'json_object']).default('json_schema'),
 
     FEEDING_CHECK_DELAY_MS: int(0).default(1000),
+    VET_CLEARANCE_TIMEOUT_MS: int(1, MAX_WAIT_MS).default(WEEK_MS),
+    ADOPTION_DECISION_TIMEOUT_MS: int(1, MAX_WAIT_MS).default(WEEK_MS),
 
     STREAM_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
     STREAM_TOKEN_PREVIOUS_SECRETS: list.optional(),
@@ -137,6 +143,10 @@ export type Config = {
     readonly responseFormat: Env['OPENAI_RESPONSE_FORMAT'];
   };
   readonly feedingCheckDelayMs: number;
+  /** How long a treatment waits for a vet's clearance before it ends without one. */
+  readonly vetClearanceTimeoutMs: number;
+  /** How long an adoption whose home needs a staff decision waits for it before it is rejected. */
+  readonly adoptionDecisionTimeoutMs: number;
   readonly streams: {
     /** Undefined when unset: a random secret is made per process, with a warning. */
     readonly tokenSecret: string | undefined;
@@ -251,6 +261,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       responseFormat: e.OPENAI_RESPONSE_FORMAT,
     },
     feedingCheckDelayMs: e.FEEDING_CHECK_DELAY_MS,
+    vetClearanceTimeoutMs: e.VET_CLEARANCE_TIMEOUT_MS,
+    adoptionDecisionTimeoutMs: e.ADOPTION_DECISION_TIMEOUT_MS,
     streams: {
       tokenSecret: e.STREAM_TOKEN_SECRET,
       previousTokenSecrets: e.STREAM_TOKEN_PREVIOUS_SECRETS ?? [],

@@ -16,6 +16,7 @@ import { RateLimiter } from './security/rate-limiter.js';
 import { StreamTokens } from './security/stream-tokens.js';
 import { WorkflowLog } from './streams/workflow-log.js';
 import type { EngineServices } from './transport/context.js';
+import { Waits } from './waits/waits.js';
 import { WorkflowRegistry } from './workflows/registry.js';
 import { WorkflowRuntime } from './workflows/runtime.js';
 import { startSteps } from './workflows/step-runner.js';
@@ -59,6 +60,13 @@ export function createEngine(config: Config, log: Logger, application: Applicati
     observer: observability.streams,
   });
   const services = application.createServices({ config, logger: log, redis: backends.redis });
+  const waits = new Waits({
+    store: backends.waitStore,
+    bus,
+    traces: observability.traces,
+    logger: log,
+    checkIntervalMs: config.workflows.checkIntervalMs,
+  });
   const tracker = new WorkflowTracker({
     store: workflowStore,
     log: workflowLog,
@@ -67,6 +75,7 @@ export function createEngine(config: Config, log: Logger, application: Applicati
     logger: log,
     ...config.workflows,
     observer: observability.workflows,
+    waits,
   });
   const tokens = new StreamTokens({
     secret: tokenSecret(config, log),
@@ -79,6 +88,7 @@ export function createEngine(config: Config, log: Logger, application: Applicati
     registry,
     log: workflowLog,
     tracker,
+    waits,
     services,
     fenceServices: application.fenceServices,
     logger: log,
@@ -95,6 +105,7 @@ export function createEngine(config: Config, log: Logger, application: Applicati
     bus,
     workflowLog,
     workflows,
+    waits,
     tokens,
     apiKeys: new ApiKeys(config.security.apiKeys),
     startRate: new RateLimiter({
@@ -109,6 +120,7 @@ export function createEngine(config: Config, log: Logger, application: Applicati
     close: () =>
       closeInOrder([
         ['workflow checks', () => tracker.stop()],
+        ['wait timers', () => waits.close()],
         ['steps', () => stopSteps()],
         // After the steps: running attempts use the services and backends until they end.
         ['application services', () => application.closeServices?.(services)],

@@ -65,6 +65,9 @@ export {
   workflowsRouter,
   WorkflowWatchInput,
 } from './transport/workflow-procedures.js';
+export { answerWait, type WaitView } from './transport/wait-procedures.js';
+export type { WaitOptions, WaitResult } from './waits/wait-for.js';
+export type { WaitStatus } from './waits/wait-store.js';
 export { systemRouter } from './transport/system-router.js';
 export { tracesRouter } from './transport/traces-router.js';
 export type { DataView } from './security/access.js';

@@ -14,7 +14,7 @@ export type AllowedName<TName extends string> = TName extends ReservedName ? nev
 const WORD = /^[A-Za-z][A-Za-z0-9]*$/;
 const TOPIC = /^[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*)*$/;
 
-export type NameKind = 'workflow kind' | 'stream name' | 'step name' | 'topic name';
+export type NameKind = 'workflow kind' | 'stream name' | 'step name' | 'topic name' | 'wait name';
 
 /** Throws a TypeError naming the bad name and why. */
 export function assertName(kind: NameKind, name: unknown): asserts name is string {

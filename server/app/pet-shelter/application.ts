@@ -8,11 +8,12 @@ import { adoptionWorkflow } from './adoptions/workflow.js';
 import { appRouter } from './app-router.js';
 import { petRoutes } from './pets/rest-routes.js';
 import { petCreationWorkflow } from './pets/workflow.js';
+import { treatmentWorkflow } from './treatments/workflow.js';
 import { closeShelterServices, createShelterServices, fenceShelterServices } from './services.js';
 
 export const shelter = defineApplication({
   name: 'Pet shelter',
-  workflows: [petCreationWorkflow, adoptionWorkflow],
+  workflows: [petCreationWorkflow, adoptionWorkflow, treatmentWorkflow],
   createServices: createShelterServices,
   fenceServices: fenceShelterServices,
   closeServices: closeShelterServices,

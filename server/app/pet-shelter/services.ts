@@ -1,5 +1,5 @@
 /**
- * The shelter's own services: its pet and adoption stores and its profile model. Steps,
+ * The shelter's own services: its pet, adoption and treatment stores and its profile model. Steps,
  * workflows and procedures get them as `services` (`ctx.services`).
  */
 import type { ServiceEnvironment } from '../../engine/index.js';
@@ -11,14 +11,22 @@ import type { ProfileGenerator } from './pets/ai/profile-generator.js';
 import { MemoryPetStore } from './pets/store/memory-pet-store.js';
 import type { PetStore } from './pets/store/pet-store.js';
 import { RedisPetStore } from './pets/store/redis-pet-store.js';
+import { MemoryTreatmentStore } from './treatments/store/memory-treatment-store.js';
+import { RedisTreatmentStore } from './treatments/store/redis-treatment-store.js';
+import type { TreatmentStore } from './treatments/store/treatment-store.js';
 
 export type ShelterServices = {
   readonly pets: PetStore;
   readonly adoptions: AdoptionStore;
+  readonly treatments: TreatmentStore;
   /** The model that writes profiles; null without OPENAI_API_KEY (the fallback profile is used). */
   readonly profiles: ProfileGenerator | null;
   /** Pause between the feeding reminder's checks (FEEDING_CHECK_DELAY_MS). */
   readonly feedingCheckDelayMs: number;
+  /** How long a treatment waits for the vet (VET_CLEARANCE_TIMEOUT_MS). */
+  readonly vetClearanceTimeoutMs: number;
+  /** How long an adoption waits for a staff decision (ADOPTION_DECISION_TIMEOUT_MS). */
+  readonly adoptionDecisionTimeoutMs: number;
 };
 
 declare module '../../engine/index.js' {
@@ -35,10 +43,15 @@ export function createShelterServices({ config, redis }: ServiceEnvironment): Sh
     adoptions: redis
       ? new RedisAdoptionStore({ client: redis.client, keyPrefix: redis.keyPrefix })
       : new MemoryAdoptionStore(),
+    treatments: redis
+      ? new RedisTreatmentStore({ client: redis.client, keyPrefix: redis.keyPrefix })
+      : new MemoryTreatmentStore(),
     profiles: config.openai.apiKey
       ? new OpenAIProfileGenerator({ ...config.openai, apiKey: config.openai.apiKey })
       : null,
     feedingCheckDelayMs: config.feedingCheckDelayMs,
+    vetClearanceTimeoutMs: config.vetClearanceTimeoutMs,
+    adoptionDecisionTimeoutMs: config.adoptionDecisionTimeoutMs,
   };
 }
 
@@ -83,4 +96,5 @@ export function fenceShelterServices(services: ShelterServices, signal: AbortSig
 export async function closeShelterServices(services: ShelterServices): Promise<void> {
   await services.pets.close();
   await services.adoptions.close();
+  await services.treatments.close();
 }

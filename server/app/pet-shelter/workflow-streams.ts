@@ -4,8 +4,10 @@
  */
 import type { adoptionWorkflow } from './adoptions/workflow.js';
 import type { petCreationWorkflow } from './pets/workflow.js';
+import type { treatmentWorkflow } from './treatments/workflow.js';
 
 export type ShelterWorkflowStreams = {
   readonly petCreation: (typeof petCreationWorkflow)['streams'];
   readonly adoption: (typeof adoptionWorkflow)['streams'];
+  readonly treatment: (typeof treatmentWorkflow)['streams'];
 };

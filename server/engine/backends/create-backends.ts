@@ -21,6 +21,9 @@ import type { TraceStore } from '../traces/trace-store.js';
 import { MemoryWorkflowStore } from '../workflows/memory-store.js';
 import { RedisWorkflowStore } from '../workflows/redis-store.js';
 import type { WorkflowStore } from '../workflows/store.js';
+import { MemoryWaitStore } from '../waits/memory-wait-store.js';
+import { RedisWaitStore } from '../waits/redis-wait-store.js';
+import type { WaitStore } from '../waits/wait-store.js';
 import { MemoryRetention } from './memory-retention.js';
 import { RedisConnections } from './redis/connections.js';
 import { RedisKeys } from './redis/keys.js';
@@ -29,6 +32,8 @@ import { StreamReader } from './redis/stream-reader.js';
 export type Backends = {
   readonly kind: 'memory' | 'redis';
   readonly workflowStore: WorkflowStore;
+  /** Steps waiting for an input (`ctx.waitFor`). */
+  readonly waitStore: WaitStore;
   readonly streamStorage: WorkflowLogStorage;
   readonly traces: TraceStore;
   readonly bus: EventBus;
@@ -90,6 +95,11 @@ function createRedisBackends(config: Config, url: string, topics: TopicRegistry,
     keys,
     retentionMs: config.streams.retentionMs,
   });
+  const waitStore = new RedisWaitStore({
+    client: redis.commands,
+    keys,
+    retentionMs: config.streams.retentionMs,
+  });
   const bus = new RedisEventBus({
     client: redis.commands,
     workerClient: redis.bus,
@@ -104,6 +114,7 @@ function createRedisBackends(config: Config, url: string, topics: TopicRegistry,
   return {
     kind: 'redis',
     workflowStore,
+    waitStore,
     streamStorage,
     traces,
     bus,
@@ -111,7 +122,7 @@ function createRedisBackends(config: Config, url: string, topics: TopicRegistry,
     retention,
     ready: () => redis.ready(),
     close: async () => {
-      await Promise.all([streamStorage.close(), traces.close(), workflowStore.close()]);
+      await Promise.all([streamStorage.close(), traces.close(), workflowStore.close(), waitStore.close()]);
       reader.close();
       await redis.close();
       retention.close();
@@ -133,6 +144,7 @@ function createMemoryBackends(config: Config, topics: TopicRegistry): Backends {
     retention,
   });
   const workflowStore = new MemoryWorkflowStore(retention);
+  const waitStore = new MemoryWaitStore(retention);
   const bus = new MemoryEventBus({
     topics,
     maxAttempts: config.steps.maxAttempts,
@@ -141,6 +153,7 @@ function createMemoryBackends(config: Config, topics: TopicRegistry): Backends {
   return {
     kind: 'memory',
     workflowStore,
+    waitStore,
     streamStorage,
     traces,
     bus,
@@ -148,7 +161,7 @@ function createMemoryBackends(config: Config, topics: TopicRegistry): Backends {
     retention,
     ready: async () => true,
     close: async () => {
-      await Promise.all([streamStorage.close(), workflowStore.close()]);
+      await Promise.all([streamStorage.close(), workflowStore.close(), waitStore.close()]);
       retention.close();
     },
   };

@@ -54,6 +54,12 @@ export type RetryPolicy = {
 export interface EventBus {
   publish(topic: string, data: unknown, meta: { readonly traceId: string }): Promise<void>;
   consume(consumer: string, topic: string, handler: ConsumerHandler, hooks?: ConsumerHooks): void;
+  /**
+   * Delivers a message again to one of its consumers only, as a new run
+   * with fresh attempts (a step whose wait ended). `key` names the
+   * delivery: on Redis the same message and key are queued once.
+   */
+  resume(consumer: string, message: BusMessage, key: string): Promise<void>;
   deadLetters(): Promise<DeadLetter[]>;
   /** Resolves when nothing is queued or running. */
   onIdle(): Promise<void>;

@@ -29,6 +29,8 @@ export class MemoryEventBus implements EventBus {
   readonly #policy: RetryPolicy;
   readonly #topics: TopicRegistry;
   readonly #dead: DeadLetter[] = [];
+  /** Each consumer's delivery, for `resume`. */
+  readonly #deliveries = new Map<string, Delivery>();
   /** Pending retry waits: they end when the shutdown grace time does. */
   readonly #waits = new Map<NodeJS.Timeout, () => void>();
   /** Aborts when the shutdown grace time ends: running handlers stop, nothing new starts. */
@@ -54,6 +56,14 @@ export class MemoryEventBus implements EventBus {
       this.#track(this.#run(consumer, message, handler, hooks));
     };
     this.#emitter.on(topic, deliver);
+    this.#deliveries.set(consumer, deliver);
+  }
+
+  async resume(consumer: string, message: BusMessage): Promise<void> {
+    if (this.#stop.signal.aborted) throw new Error('event bus is closed');
+    const deliver = this.#deliveries.get(consumer);
+    if (!deliver) throw new TypeError(`Unknown consumer \`${consumer}\``);
+    deliver(message);
   }
 
   async deadLetters(): Promise<DeadLetter[]> {
@@ -76,6 +86,7 @@ export class MemoryEventBus implements EventBus {
       await this.#idleWithin(timeoutMs);
       this.#stop.abort();
       this.#emitter.removeAllListeners();
+      this.#deliveries.clear();
       for (const [timer, resolve] of this.#waits) {
         clearTimeout(timer);
         resolve();

@@ -111,16 +111,24 @@ export class RedisEventBus implements EventBus {
           queueName: queueName(consumer),
           data: message,
           opts: {
+            ...this.#jobOptions(),
             // The message id is the job id: stable across redeliveries, so steps' idempotent writes hold.
             jobId: message.id,
-            attempts: this.#options.maxAttempts,
-            backoff: { type: RETRY_BACKOFF },
-            removeOnComplete: true,
-            removeOnFail: { count: MAX_DEAD_LETTERS },
           },
         })),
       );
     });
+  }
+
+  async resume(consumer: string, message: BusMessage, key: string): Promise<void> {
+    if (this.#stop.signal.aborted) throw new Error('event bus is closed');
+    await whileReachable(() =>
+      this.#queue(consumer).add(message.topic, message, {
+        ...this.#jobOptions(),
+        // Its own job id (BullMQ refuses `:` in one): the message id inside stays, and so do the step's write keys.
+        jobId: `${message.id}.${key}`,
+      }),
+    );
   }
 
   consume(consumer: string, topic: string, handler: ConsumerHandler, hooks: ConsumerHooks = {}): void {
@@ -308,6 +316,15 @@ export class RedisEventBus implements EventBus {
       });
       this.#runningChanged = undefined;
     }
+  }
+
+  #jobOptions() {
+    return {
+      attempts: this.#options.maxAttempts,
+      backoff: { type: RETRY_BACKOFF },
+      removeOnComplete: true,
+      removeOnFail: { count: MAX_DEAD_LETTERS },
+    };
   }
 
   #localConsumers(topic: string): string[] {

@@ -1,3 +1,4 @@
+import type { BusMessage } from '../bus/topics.js';
 import type { ConsumerHandler, ConsumerHooks, DeadLetter, EventBus } from '../bus/event-bus.js';
 import type { TraceStore } from '../traces/trace-store.js';
 
@@ -19,6 +20,10 @@ export class ObservedEventBus implements EventBus {
 
   consume(consumer: string, topic: string, handler: ConsumerHandler, hooks?: ConsumerHooks): void {
     this.#inner.consume(consumer, topic, handler, hooks);
+  }
+
+  resume(consumer: string, message: BusMessage, key: string): Promise<void> {
+    return this.#inner.resume(consumer, message, key);
   }
 
   deadLetters(): Promise<DeadLetter[]> {

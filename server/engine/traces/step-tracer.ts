@@ -1,5 +1,6 @@
 import type { AttemptEnd, StepObserver } from '../observability/hooks.js';
 import type { ServiceMetrics } from '../observability/metrics.js';
+import { StepSuspended } from '../waits/wait-for.js';
 import type { TraceStore } from './trace-store.js';
 
 /** Records each step attempt in its trace and in the step metrics. */
@@ -18,8 +19,9 @@ export class StepTracer implements StepObserver {
     this.#traces.record(traceId, { kind: 'step_started', step, attempt });
     return (error, interrupted = false) => {
       const durationMs = performance.now() - started;
-      const failed = !interrupted && error !== null && error !== undefined;
-      const status = interrupted ? 'interrupted' : failed ? 'failed' : 'succeeded';
+      const waiting = error instanceof StepSuspended;
+      const failed = !interrupted && !waiting && error !== null && error !== undefined;
+      const status = interrupted ? 'interrupted' : waiting ? 'waiting' : failed ? 'failed' : 'succeeded';
       this.#metrics.stepDuration.observe({ step, status }, durationMs / 1000);
       if (failed) this.#metrics.stepFailures.inc({ step });
       this.#traces.record(traceId, {

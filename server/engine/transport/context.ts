@@ -10,6 +10,7 @@ import type { ResponseBudget } from '../security/response-budget.js';
 import type { StreamTokens } from '../security/stream-tokens.js';
 import type { SubscriptionSlots } from '../security/subscription-slots.js';
 import type { WorkflowLog } from '../streams/workflow-log.js';
+import type { Waits } from '../waits/waits.js';
 import type { WorkflowRuntime } from '../workflows/runtime.js';
 
 /** Everything procedures use, built once by the engine. */
@@ -21,6 +22,8 @@ export type EngineServices = {
   readonly workflowLog: WorkflowLog;
   /** Starts workflows and answers about them. */
   readonly workflows: WorkflowRuntime<ApplicationServices>;
+  /** Steps waiting for an input: procedures give it with `answer`. */
+  readonly waits: Waits;
   readonly tokens: StreamTokens;
   readonly apiKeys: ApiKeys;
   /** Per-client budget of workflow starts (every kind together). */

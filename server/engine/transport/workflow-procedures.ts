@@ -18,6 +18,7 @@ import type { WorkflowDefinition } from '../workflows/define-workflow.js';
 import type { Context } from './context.js';
 import { serializedEvent } from './sse/event-json.js';
 import { router, subscriptionProcedure } from './trpc.js';
+import { waitsProcedure } from './wait-procedures.js';
 
 /** Streams one subscription may name, at most. */
 export const MAX_WATCHED_STREAMS = 16;
@@ -223,4 +224,6 @@ export const workflowsRouter = router({
     .subscription(
       ({ input, ctx, signal }) => new WorkflowEvents(ctx, { kind: input.kind ?? null, input, signal }),
     ),
+  /** What the workflow waits for (or waited for): name, from whom, until when, how it ended. */
+  waits: waitsProcedure,
 });

@@ -1,7 +1,21 @@
+import type { z } from 'zod';
+
 import type { TopicInput, TopicMap, TopicPayload } from '../bus/topics.js';
 import type { Logger } from '../log.js';
 import { assertName, type AllowedName } from '../names.js';
 import type { CheckedStreams, Stream, StreamMap, StreamsOf } from '../streams/define-stream.js';
+import type { WaitOptions, WaitResult } from '../waits/wait-for.js';
+import type { StreamWrite } from './define-workflow.js';
+
+/**
+ * Waits for an input from a person (or any caller of a procedure): see
+ * `StepContext.waitFor`. The name is unique within the workflow run.
+ */
+export type WaitFor<TAnnounce> = <TSchema extends z.ZodType>(
+  name: string,
+  schema: TSchema,
+  options: WaitOptions<TAnnounce>,
+) => Promise<WaitResult<z.output<TSchema>>>;
 
 /** Publishes to the bus with the current trace id; only the topics declared, each payload checked. */
 export type Emit<TTopics extends TopicMap, TEmits extends keyof TTopics & string> = <TTopic extends TEmits>(
@@ -28,6 +42,16 @@ export type StepContext<
   readonly attempt: number;
   /** Aborted when the attempt times out or the service shuts down. */
   readonly signal: AbortSignal;
+  /**
+   * Waits for an input that arrives through a procedure (`ctx.waits.answer`),
+   * or for `timeoutMs` to pass. The wait is stored, then announced by the
+   * `announce` write, and the attempt ends: nothing runs or is held while
+   * it waits, on this instance or any. When it ends, the step runs again
+   * from its start (its stream writes are not repeated: they are
+   * idempotent) and `waitFor` returns the input, or `timedOut`. What the
+   * step does before it must therefore be safe to repeat.
+   */
+  readonly waitFor: WaitFor<StreamWrite<TStreams>>;
 };
 
 /** What `defineStep` takes. */
@@ -65,6 +89,7 @@ export type StepRunContext<TServices> = {
   readonly services: TServices;
   readonly attempt: number;
   readonly signal: AbortSignal;
+  readonly waitFor: WaitFor<{ readonly stream: string; readonly itemId: string; readonly data: unknown }>;
 };
 
 /** A defined step: its declaration's types are kept for its workflow to check; the runner calls `handle`. */

@@ -2,6 +2,8 @@ import type { EventBus } from '../bus/event-bus.js';
 import { workflowLogger, type Logger } from '../log.js';
 import type { StepObserver } from '../observability/hooks.js';
 import type { WorkflowLog } from '../streams/workflow-log.js';
+import { createWaitFor, StepSuspended } from '../waits/wait-for.js';
+import type { Waits } from '../waits/waits.js';
 import type { WorkflowRegistry } from './registry.js';
 import { createEmit } from './runtime.js';
 import type { WorkflowTracker } from './tracker.js';
@@ -12,6 +14,8 @@ export type StepRunnerOptions<TServices> = {
   readonly registry: WorkflowRegistry<TServices>;
   readonly log: WorkflowLog;
   readonly tracker: WorkflowTracker<TServices>;
+  /** Where `ctx.waitFor` keeps its waits. */
+  readonly waits: Waits;
   readonly services: TServices;
   /**
    * The services as one attempt sees them: an application whose services
@@ -46,8 +50,8 @@ const ABANDONED_ATTEMPT_MAX_WAIT_MS = 5000;
  * ones get its grace time, then end as interrupted (reported, never as failures).
  */
 export function startSteps<TServices>(options: StepRunnerOptions<TServices>): void {
-  const { bus, registry, log, tracker, services, logger: rootLogger, timeoutMs } = options;
-  for (const { step } of registry.steps) {
+  const { bus, registry, log, tracker, waits, services, logger: rootLogger, timeoutMs } = options;
+  for (const { step, workflow } of registry.steps) {
     bus.consume(
       step.name,
       step.subscribes,
@@ -60,11 +64,21 @@ export function startSteps<TServices>(options: StepRunnerOptions<TServices>): vo
         // fails once its signal aborts, so an attempt that outlives its
         // timeout cannot write behind its retry's back.
         const emit = createEmit(bus, message.traceId, step.emits, step.name);
+        // Keys are per message, so a retried attempt's writes replace nothing and repeat nothing;
+        // nor do the runs of a step that waited (the message is the same).
+        const streams = withWriteKeys(log.streams(step.streams), `${step.name}:${message.id}`, signal);
         const run = step.handle(message.data, {
           traceId: message.traceId,
           logger,
-          // Keys are per message, so a retried attempt's writes replace nothing and repeat nothing.
-          streams: withWriteKeys(log.streams(step.streams), `${step.name}:${message.id}`, signal),
+          streams,
+          waitFor: createWaitFor({
+            waits,
+            flow: workflow.kind,
+            step: step.name,
+            message,
+            streams,
+            signal,
+          }),
           emit: async (topic, data) => {
             signal.throwIfAborted();
             await emit(topic, data);
@@ -74,16 +88,21 @@ export function startSteps<TServices>(options: StepRunnerOptions<TServices>): vo
           signal,
         });
         const waitMs = Math.min(timeoutMs, ABANDONED_ATTEMPT_MAX_WAIT_MS);
-        await abortable(run, signal, { logger, waitMs, shutdown })
+        const waiting = await abortable(run, signal, { logger, waitMs, shutdown })
           .then(
-            () => ended?.(null),
+            () => {
+              ended?.(null);
+              return false;
+            },
             (error: unknown) => {
               ended?.(error, shutdown.aborted);
+              // Not finished, not failed: the step runs again when its wait ends.
+              if (error instanceof StepSuspended) return true;
               throw error;
             },
           )
           .finally(() => timeout.clear());
-        await tracker.stepFinished(message.traceId, step.name, 'succeeded');
+        if (!waiting) await tracker.stepFinished(message.traceId, step.name, 'succeeded');
       },
       {
         onAttemptFailed: (message, { attempt, maxAttempts, error, retryInMs }) => {

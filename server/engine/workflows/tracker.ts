@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import type { WorkflowObserver } from '../observability/hooks.js';
 import { StreamGroupLost } from '../streams/group-lost.js';
 import type { WorkflowLog } from '../streams/workflow-log.js';
+import type { Waits } from '../waits/waits.js';
 import { createDeferred } from '../../../shared/deferred.js';
 import type { AnyWorkflow, WorkflowEnd } from './define-workflow.js';
 import type { WorkflowRegistry } from './registry.js';
@@ -20,6 +21,8 @@ export type WorkflowTrackerOptions<TServices> = {
   readonly checkIntervalMs?: number;
   /** Told of workflows lost by storage. */
   readonly observer?: WorkflowObserver;
+  /** The workflows' waits: a waiting workflow is not stuck, and a finished one's waits expire with it. */
+  readonly waits?: Waits;
 };
 
 /** A workflow this process started and has not seen finish. */
@@ -173,7 +176,23 @@ export class WorkflowTracker<TServices> {
     if (this.#running.get(traceId) !== run) return;
     if (!state) await this.#lose(traceId, run);
     else if (state.finishedAt !== null) this.#running.delete(traceId);
-    else if (Date.now() - run.startedAt >= this.#maxRuntimeMs) await this.#stopStuck(state);
+    else if (
+      Date.now() - run.startedAt >= this.#maxRuntimeMs &&
+      Date.now() - (await this.#busySince(traceId, run.startedAt)) >= this.#maxRuntimeMs
+    )
+      await this.#stopStuck(state);
+  }
+
+  /**
+   * Since when the workflow has been running on its own: its run time does
+   * not count the time it waited for an input, and a wait has its own
+   * deadline (Infinity while it waits).
+   */
+  async #busySince(traceId: string, startedAt: number): Promise<number> {
+    const waits = (await this.#options.waits?.list(traceId)) ?? [];
+    if (waits.some((wait) => wait.status === 'waiting')) return Number.POSITIVE_INFINITY;
+    const ended = waits.map((wait) => Date.parse(wait.settledAt ?? '')).filter(Number.isFinite);
+    return Math.max(startedAt, ...ended);
   }
 
   /**
@@ -213,6 +232,7 @@ export class WorkflowTracker<TServices> {
     end: WorkflowEnd,
   ): Promise<void> {
     const { traceId, subject } = state;
+    await this.#options.waits?.finished(traceId);
     const final = await workflow.finish({
       traceId,
       subject,

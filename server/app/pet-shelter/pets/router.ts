@@ -12,6 +12,7 @@ import {
   type DataView,
 } from '../../../engine/index.js';
 import { petNotFound } from '../errors.js';
+import { treatProcedure, vetClearanceProcedure } from '../treatments/procedures.js';
 import { petCreationWorkflow } from './workflow.js';
 
 /** Pets per page of `pets.list`: a page never holds more than `max`. */
@@ -75,6 +76,11 @@ export const petsRouter = router({
       });
       return { items: page.items.map((pet) => shown(pet, ctx.view)), nextCursor: page.nextCursor };
     }),
+
+  /** Starts the treatment of an ill pet (the `treatment` workflow); answers at once. */
+  treat: treatProcedure,
+  /** The vet's answer to the pet's treatment, which waits for it. */
+  vetClearance: vetClearanceProcedure,
 });
 
 /**

@@ -40,6 +40,11 @@ export class RedisKeys {
     };
   }
 
+  /** Hash of one workflow's waits: `w:<name>` what it waits for, `st:<name>` its status, `r:<name>` how it ended. */
+  readonly waits = (traceId: string): string => `${this.prefix}waits:${traceId}`;
+  /** Sorted set of every wait still waiting (`<trace id> <name>`), ranked by deadline (ms). */
+  readonly waitDeadlines = (): string => `${this.prefix}waits-due`;
+
   /** Where an application's own stores keep their keys. */
   readonly appPrefix = (): string => `${this.prefix}app:`;
 

@@ -1,0 +1,87 @@
+import type { MemoryRetention } from '../backends/memory-retention.js';
+import {
+  settledRecord,
+  type OpenedWait,
+  type WaitRecord,
+  type WaitSettlement,
+  type WaitStore,
+} from './wait-store.js';
+
+/** Waits in process memory; a finished workflow's waits go when its retention drops it. */
+export class MemoryWaitStore implements WaitStore {
+  /** Trace id → wait name → record, in the order they opened. */
+  readonly #waits = new Map<string, Map<string, WaitRecord>>();
+  readonly #stopDropping: () => void;
+
+  constructor(retention: MemoryRetention) {
+    this.#stopDropping = retention.onDrop((traceId) => this.#waits.delete(traceId));
+  }
+
+  async open(wait: OpenedWait): Promise<{ readonly record: WaitRecord; readonly opened: boolean }> {
+    let waits = this.#waits.get(wait.traceId);
+    if (!waits) {
+      waits = new Map();
+      this.#waits.set(wait.traceId, waits);
+    }
+    const known = waits.get(wait.name);
+    if (known) return { record: known, opened: false };
+    const record: WaitRecord = { ...wait, status: 'waiting', input: null, by: null, settledAt: null };
+    waits.set(wait.name, record);
+    return { record, opened: true };
+  }
+
+  async get(traceId: string, name: string): Promise<WaitRecord | null> {
+    return this.#waits.get(traceId)?.get(name) ?? null;
+  }
+
+  async list(traceId: string): Promise<WaitRecord[]> {
+    return [...(this.#waits.get(traceId)?.values() ?? [])];
+  }
+
+  async settle(
+    traceId: string,
+    name: string,
+    settlement: WaitSettlement,
+    at: string,
+  ): Promise<WaitRecord | null> {
+    const waits = this.#waits.get(traceId);
+    const record = waits?.get(name);
+    if (!waits || record?.status !== 'waiting') return null;
+    const settled = settledRecord(record, settlement, at);
+    waits.set(name, settled);
+    return settled;
+  }
+
+  async due(now: number, limit: number): Promise<{ readonly traceId: string; readonly name: string }[]> {
+    const due: { traceId: string; name: string }[] = [];
+    for (const record of this.#waiting()) {
+      if (due.length >= limit) break;
+      if (Date.parse(record.deadline) <= now) due.push({ traceId: record.traceId, name: record.name });
+    }
+    return due;
+  }
+
+  async nextDeadline(): Promise<number | null> {
+    let next: number | null = null;
+    for (const record of this.#waiting()) {
+      const deadline = Date.parse(record.deadline);
+      if (next === null || deadline < next) next = deadline;
+    }
+    return next;
+  }
+
+  /** Nothing to do: the shared retention drops the workflow's waits with the rest of it. */
+  finished(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  async close(): Promise<void> {
+    this.#stopDropping();
+    this.#waits.clear();
+  }
+
+  *#waiting(): Generator<WaitRecord> {
+    for (const waits of this.#waits.values())
+      for (const record of waits.values()) if (record.status === 'waiting') yield record;
+  }
+}
