@@ -13,7 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import type { Home } from '../../server/app/pet-shelter/adoptions/schemas.js';
-import { APPROVAL_SCORE, homeMatch } from '../../server/app/pet-shelter/adoptions/score.js';
+import { APPROVAL_SCORE, homeMatch, REVIEW_SCORE } from '../../server/app/pet-shelter/adoptions/score.js';
 import { createDeferred } from '../../shared/deferred.js';
 import type { PetCreationData } from '../../shared/pet-creation.js';
 import { PROFILE_FIELDS, type PetInput, type Profile } from '../../shared/pet.js';
@@ -341,7 +341,7 @@ describe('web workbench: workflows of every kind', () => {
 
       const home: Home = { type: 'apartment', hasGarden: false, otherPets: true };
       const expected = homeMatch(mia.species, home);
-      expect(expected.score).toBeLessThan(APPROVAL_SCORE);
+      expect(expected.score).toBeLessThan(REVIEW_SCORE);
       await applyThroughForm(page, { name: 'Grace Hopper', email: 'grace@example.org' }, home);
       await waitForText(page, 'detail-title', 'Adoption of Mia');
       await waitForText(page, 'workflow-status', 'Finished');
@@ -349,7 +349,7 @@ describe('web workbench: workflows of every kind', () => {
       await decision.waitFor(WAIT);
       expect(await decision.getAttribute('data-status')).toBe('rejected');
       expect(await decision.textContent()).toBe(
-        `Rejected: home match score ${expected.score} is below ${APPROVAL_SCORE}`,
+        `Rejected: home match score ${expected.score} is below ${REVIEW_SCORE}`,
       );
       expect(await page.locator('#adoption-score').getAttribute('data-score')).toBe(String(expected.score));
       expect(await page.locator('#adoption-audit li').last().getAttribute('data-action')).toBe(

@@ -128,14 +128,14 @@ function expectedAdoption(
         'decision',
         'AdoptionDecision',
         approved ? 'application.approved' : 'application.rejected',
-        approved ? `home match score ${score} is at least 60` : `home match score ${score} is below 60`,
+        approved ? `home match score ${score} is at least 60` : `home match score ${score} is below 40`,
       ),
       progress(
         'workflow',
         {
           message: approved
             ? `Adoption application ${id} approved: ${pet.name} goes home with ${applicant.name}`
-            : `Adoption application ${id} rejected: home match score ${score} is below 60`,
+            : `Adoption application ${id} rejected: home match score ${score} is below 40`,
           stage: 'decision',
           progress: 100,
           score,
@@ -252,7 +252,7 @@ describe.each(backends)('an adoption over a real server ($name)', ({ name, env }
         reason:
           status === 'approved'
             ? `home match score ${score} is at least 60`
-            : `home match score ${score} is below 60`,
+            : `home match score ${score} is below 40`,
         updatedAt: decided.updatedAt,
       });
       expect((await ctx.client.pets.get.query({ id: pet.id })).status).toBe(petStatus);

@@ -6,6 +6,9 @@ import type { Pet } from '../../../../shared/pet.js';
 export const applicationNotFound = (id: string) =>
   new TRPCError({ code: 'NOT_FOUND', message: `No adoption application with id "${id}"` });
 
+export const noApplicationForTrace = (traceId: string) =>
+  new TRPCError({ code: 'NOT_FOUND', message: `No adoption application with trace id "${traceId}"` });
+
 /** Only a healthy pet can be adopted: one in quarantine, ill or already adopted cannot. */
 export const petNotAdoptable = (pet: Pet) =>
   new TRPCError({

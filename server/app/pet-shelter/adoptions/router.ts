@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import {
+  answerWait,
   limitStarts,
   mutationProcedure,
   readProcedure,
@@ -9,11 +10,13 @@ import {
   type DataView,
 } from '../../../engine/index.js';
 import { petNotFound } from '../errors.js';
-import { applicationNotFound, petNotAdoptable } from './errors.js';
+import { applicationNotFound, noApplicationForTrace, petNotAdoptable } from './errors.js';
 import {
   AdoptionIdSchema,
   AdoptionInputSchema,
   AdoptionItem,
+  DecideInputSchema,
+  STAFF_DECISION,
   type AdoptionApplication,
   type AdoptionView,
 } from './schemas.js';
@@ -71,6 +74,24 @@ export const adoptionsRouter = router({
     const application = await ctx.services.adoptions.get(input.id);
     if (!application) throw applicationNotFound(input.id);
     return shown(application, ctx.view);
+  }),
+
+  /**
+   * Staff's decision on an application whose home match score needs one:
+   * its workflow waits for it. CONFLICT when it does not (not such an
+   * application, not yet scored, or already decided).
+   */
+  decide: mutationProcedure.input(DecideInputSchema).mutation(async ({ input, ctx }) => {
+    const { traceId, decision, note } = input;
+    const application = await ctx.services.adoptions.findByTrace(traceId);
+    if (!application) throw noApplicationForTrace(traceId);
+    const wait = await answerWait(ctx, {
+      traceId,
+      name: STAFF_DECISION.name,
+      input: { decision, note },
+      by: STAFF_DECISION.awaitedBy,
+    });
+    return { applicationId: application.id, wait };
   }),
 
   /** Both streams of one adoption, in log order with one cursor; only an adoption token opens it. */

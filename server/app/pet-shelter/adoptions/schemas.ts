@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import { HUMAN_TEXT_RULES } from '../../../../shared/human-text.js';
+import { HUMAN_TEXT_RULES, humanText } from '../../../../shared/human-text.js';
 import { PetIdSchema } from '../../../../shared/pet.js';
 
 /** Input bounds of `adoptions.submit` (UTF-16 code units, after trimming for the name). */
@@ -9,6 +9,9 @@ export const ADOPTION_LIMITS = {
   /** The longest address SMTP can carry (RFC 5321). */
   emailMaxLength: 254,
 } as const;
+
+/** The longest note staff may leave with a decision (UTF-16 code units, after trimming). */
+export const DECISION_NOTE_MAX_LENGTH = 500;
 
 export const HOME_TYPES = ['house', 'apartment', 'farm'] as const;
 export const HomeTypeSchema = z.enum(HOME_TYPES);
@@ -72,6 +75,31 @@ export type AdoptionStatus = z.infer<typeof AdoptionStatusSchema>;
 /** A 0-100 home match score (see score.ts). */
 export const ScoreSchema = z.number().int().min(0).max(100);
 
+/** What staff decide for an application whose home needs a decision (see REVIEW_SCORE). */
+export const DECISIONS = ['approve', 'reject'] as const;
+export const StaffDecisionSchema = z.strictObject({
+  decision: z.enum(DECISIONS),
+  note: humanText(DECISION_NOTE_MAX_LENGTH),
+});
+export type StaffDecision = z.infer<typeof StaffDecisionSchema>;
+
+/** What `adoptions.decide` takes. */
+export const DecideInputSchema = StaffDecisionSchema.extend({
+  traceId: z.string().regex(/^[0-9a-f]{32}$/, 'must be a trace id'),
+});
+
+/** The name of the adoption's wait for staff, and who answers it. */
+export const STAFF_DECISION = { name: 'staffDecision', awaitedBy: 'staff' } as const;
+
+/** How staff review ended: their decision, or none in time (`timedOut`). */
+export const ReviewSchema = z.object({
+  decision: z.enum([...DECISIONS, 'timedOut']),
+  note: z.string().nullable(),
+  by: z.string().nullable(),
+  at: z.string(),
+});
+export type Review = z.infer<typeof ReviewSchema>;
+
 export const AdoptionApplicationSchema = z.object({
   id: AdoptionIdSchema,
   petId: PetIdSchema,
@@ -83,6 +111,8 @@ export const AdoptionApplicationSchema = z.object({
   score: ScoreSchema.nullable(),
   /** Why it was approved or rejected; null while submitted. */
   reason: z.string().nullable(),
+  /** Staff's review, for a home whose score needs one; absent otherwise. */
+  review: ReviewSchema.optional(),
   /** The workflow that decides it. */
   traceId: z.string(),
   createdAt: z.string(),
@@ -93,7 +123,7 @@ export type AdoptionApplication = z.infer<typeof AdoptionApplicationSchema>;
 /** What anonymous callers see when the service requires API keys: the applicant left out. */
 export type AdoptionView = Omit<AdoptionApplication, 'applicant'> & { readonly applicant?: Applicant };
 
-export const AdoptionStageSchema = z.enum(['submitted', 'background', 'homeMatch', 'decision']);
+export const AdoptionStageSchema = z.enum(['submitted', 'background', 'homeMatch', 'review', 'decision']);
 export type AdoptionStage = z.infer<typeof AdoptionStageSchema>;
 
 /** Data of one `adoptionProgress` item: what the applicant watches. */
@@ -124,6 +154,7 @@ export const AdoptionItem = {
   submitted: 'submitted',
   background: 'background',
   homeMatch: 'homeMatch',
+  review: 'review',
   decision: 'decision',
   stepFailed: (step: string) => `failed_${step}`,
 } as const;

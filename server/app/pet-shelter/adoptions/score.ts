@@ -3,6 +3,11 @@ import type { Home, HomeType } from './schemas.js';
 
 /** An application is approved when its home match score is at least this. */
 export const APPROVAL_SCORE = 60;
+/** From this score up to APPROVAL_SCORE, staff decide (`adoptions.decide`); below it, the application is rejected. */
+export const REVIEW_SCORE = 40;
+
+/** True when staff decide the application: its score is in [REVIEW_SCORE, APPROVAL_SCORE). */
+export const needsReview = (score: number) => score >= REVIEW_SCORE && score < APPROVAL_SCORE;
 
 /** Where the score starts, by home type. */
 export const HOME_BASE: Readonly<Record<HomeType, number>> = { house: 60, farm: 55, apartment: 45 };

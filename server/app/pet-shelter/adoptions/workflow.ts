@@ -1,6 +1,6 @@
 import { defineWorkflow, type ApplicationServices, type WorkflowEnd } from '../../../engine/index.js';
 import { AdoptionItem, type AdoptionApplication, type AdoptionStage } from './schemas.js';
-import { APPROVAL_SCORE } from './score.js';
+import { APPROVAL_SCORE, needsReview, REVIEW_SCORE } from './score.js';
 import { backgroundCheckStep } from './steps/background-check-step.js';
 import { homeMatchStep } from './steps/home-match-step.js';
 import { adoptionAuditStream, adoptionProgressStream } from './streams.js';
@@ -16,9 +16,11 @@ const STAGE_OF: Readonly<Record<string, AdoptionStage>> = {
 
 /**
  * Adoption: `adoptions.submit` stores the application and starts it; the
- * background check and the home match run concurrently; when both are
- * done, `finish` decides: approved when the home match score is at least
- * APPROVAL_SCORE and every step succeeded, and the pet is then adopted.
+ * background check and the home match run concurrently (the home match
+ * waits for staff when the score needs their decision); when both are
+ * done, `finish` decides: approved when every step succeeded and the home
+ * match score is at least APPROVAL_SCORE, or staff approved it, and the
+ * pet is then adopted.
  */
 export const adoptionWorkflow = defineWorkflow({
   kind: 'adoption',
@@ -96,12 +98,25 @@ async function decide(
       if (failed.length > 0) return rejected(`${named(failed)} failed`);
     }
   }
-  const { score, petId, petName, id } = application;
+  const { score, petId, petName, id, review } = application;
   if (score === null) return rejected('the home was not scored');
-  if (score < APPROVAL_SCORE) return rejected(`home match score ${score} is below ${APPROVAL_SCORE}`);
+  if (score < REVIEW_SCORE) return rejected(`home match score ${score} is below ${REVIEW_SCORE}`);
+  let approval = `home match score ${score} is at least ${APPROVAL_SCORE}`;
+  if (needsReview(score)) {
+    switch (review?.decision) {
+      case undefined:
+        return rejected(`home match score ${score} needs a staff decision, and none was recorded`);
+      case 'timedOut':
+        return rejected(`home match score ${score} needs a staff decision, and none came in time`);
+      case 'reject':
+        return rejected(`staff rejected it: ${review.note ?? ''}`);
+      case 'approve':
+        approval = `staff approved it: ${review.note ?? ''}`;
+    }
+  }
   // Another application for the same pet may have been approved since this one was submitted.
   if (!(await services.adoptions.claimPet(petId, id)))
     return rejected(`${petName} has been adopted meanwhile`);
   await services.pets.update(petId, { status: 'adopted' });
-  return { status: 'approved', reason: `home match score ${score} is at least ${APPROVAL_SCORE}` };
+  return { status: 'approved', reason: approval };
 }

@@ -1,4 +1,4 @@
-import type { AdoptionApplication, AdoptionStatus, Applicant, Home } from '../schemas.js';
+import type { AdoptionApplication, AdoptionStatus, Applicant, Home, Review } from '../schemas.js';
 
 /** A new application, as `adoptions.submit` stores it. */
 export type NewAdoption = {
@@ -13,6 +13,7 @@ export type AdoptionPatch = {
   readonly status?: AdoptionStatus;
   readonly score?: number;
   readonly reason?: string;
+  readonly review?: Review;
 };
 
 /** Where adoption applications live: in memory by default, on Redis when configured. */
