@@ -99,7 +99,7 @@ function describe(entry: TraceEntry): string {
     case 'log':
       return `[${entry.level}]${entry.step ? ` ${entry.step}:` : ''} ${entry.msg}`;
     case 'workflow_finished':
-      return `■ Workflow finished (${Object.entries(entry.outcomes)
+      return `■ Workflow ${entry.cancelled ? 'cancelled' : 'finished'} (${Object.entries(entry.outcomes)
         .map(([step, outcome]) => `${step} ${outcome}`)
         .join(', ')})`;
   }

@@ -16,6 +16,7 @@ import { RateLimiter } from './security/rate-limiter.js';
 import { StreamTokens } from './security/stream-tokens.js';
 import { WorkflowLog } from './streams/workflow-log.js';
 import type { EngineServices } from './transport/context.js';
+import { CancelSignals } from './workflows/cancellation.js';
 import { WorkflowRegistry } from './workflows/registry.js';
 import { WorkflowRuntime } from './workflows/runtime.js';
 import { startSteps } from './workflows/step-runner.js';
@@ -59,10 +60,12 @@ export function createEngine(config: Config, log: Logger, application: Applicati
     observer: observability.streams,
   });
   const services = application.createServices({ config, logger: log, redis: backends.redis });
+  const cancelSignals = new CancelSignals({ log: workflowLog, shared: backends.kind === 'redis' });
   const tracker = new WorkflowTracker({
     store: workflowStore,
     log: workflowLog,
     workflows: registry,
+    cancelSignals,
     services,
     logger: log,
     ...config.workflows,
@@ -73,12 +76,21 @@ export function createEngine(config: Config, log: Logger, application: Applicati
     previousSecrets: config.streams.previousTokenSecrets,
     ttlSeconds: config.streams.tokenTtlSeconds,
   });
-  const workflows = new WorkflowRuntime({ registry, tracker, log: workflowLog, bus, tokens, logger: log });
+  const workflows = new WorkflowRuntime({
+    registry,
+    tracker,
+    log: workflowLog,
+    bus,
+    tokens,
+    cancelSignals,
+    logger: log,
+  });
   startSteps({
     bus,
     registry,
     log: workflowLog,
     tracker,
+    cancelSignals,
     services,
     fenceServices: application.fenceServices,
     logger: log,
