@@ -1,5 +1,5 @@
 import { createDeferred, type Deferred } from '../shared/deferred.js';
-import { compareEventIds, type StreamEvent } from '../shared/stream-event.js';
+import { compareEventIds, isEndKind, type StreamEvent } from '../shared/stream-event.js';
 import { errorData, terminalCode, WatchError } from './watch-error.js';
 
 /**
@@ -132,7 +132,7 @@ export class WorkflowWatch<TEvent extends StreamEvent<unknown>> implements Async
         const next = this.#queue.shift();
         if (next) {
           yield next;
-          if (next.kind === 'finished') return;
+          if (isEndKind(next.kind)) return;
           continue;
         }
         if (this.#failure) throw this.#failure;
@@ -188,7 +188,7 @@ export class WorkflowWatch<TEvent extends StreamEvent<unknown>> implements Async
     if (this.#state !== 'open') this.#opened();
     this.#lastEventId = event.eventId;
     this.#queue.push(event);
-    if (event.kind === 'finished') this.#end();
+    if (isEndKind(event.kind)) this.#end();
     this.#wake.resolve();
   }
 

@@ -5,11 +5,23 @@ import { z } from 'zod';
  * - `set`: the item has a new current value (`data`);
  * - `delete`: the item was removed (`data` is null);
  * - `finished`: the group's workflow is finished; no event follows it;
+ * - `cancelled`: the group's workflow was cancelled; no event follows it;
  * - `reset`: the history a resuming subscriber asked for is gone (trimmed or
- *   expired); the events that follow are all that is still kept.
+ *   expired); the events that follow are all that is still kept;
+ * - `ephemeral`: pushed to the subscribers live at that moment, never
+ *   stored nor replayed; its `eventId` is the position the subscriber had
+ *   already reached, so resuming after it loses nothing.
  */
-export const StreamEventKindSchema = z.enum(['set', 'delete', 'finished', 'reset']);
+export const StreamEventKindSchema = z.enum(['set', 'delete', 'finished', 'cancelled', 'reset', 'ephemeral']);
 export type StreamEventKind = z.infer<typeof StreamEventKindSchema>;
+
+/** The kinds that end a workflow's log: nothing follows them, and every subscription ends after one. */
+export type EndKind = 'finished' | 'cancelled';
+
+/** True for the workflow's last event (`finished` or `cancelled`). */
+export function isEndKind(kind: StreamEventKind): kind is EndKind {
+  return kind === 'finished' || kind === 'cancelled';
+}
 
 /**
  * The envelope of every event of every stream, as stored and as delivered.

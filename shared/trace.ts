@@ -60,7 +60,7 @@ export const TraceEntrySchema = z.discriminatedUnion('kind', [
     stream: z.string(),
     eventId: z.string(),
     itemId: z.string(),
-    eventKind: z.enum(['set', 'delete', 'finished']),
+    eventKind: z.enum(['set', 'delete', 'finished', 'cancelled']),
     /** The event's data as written. */
     data: z.unknown(),
   }),
@@ -96,6 +96,8 @@ export const TraceEntrySchema = z.discriminatedUnion('kind', [
     ...entryBase,
     kind: z.literal('workflow_finished'),
     outcomes: z.record(z.string(), z.enum(['succeeded', 'dead'])),
+    /** True when it ended by `workflows.cancel`: `outcomes` then holds the steps done before. */
+    cancelled: z.boolean().optional(),
   }),
 ]);
 export type TraceEntry = z.infer<typeof TraceEntrySchema>;

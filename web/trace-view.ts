@@ -111,7 +111,7 @@ function describe(entry: TraceEntry): string {
         ? `↩ ${entry.name} received from ${entry.by ?? 'unknown'}: ${JSON.stringify(entry.input)}`
         : `↩ ${entry.name} ${entry.status === 'timedOut' ? 'timed out' : 'cancelled'}`;
     case 'workflow_finished':
-      return `■ Workflow finished (${Object.entries(entry.outcomes)
+      return `■ Workflow ${entry.cancelled ? 'cancelled' : 'finished'} (${Object.entries(entry.outcomes)
         .map(([step, outcome]) => `${step} ${outcome}`)
         .join(', ')})`;
   }

@@ -17,6 +17,7 @@ import { StreamTokens } from './security/stream-tokens.js';
 import { WorkflowLog } from './streams/workflow-log.js';
 import type { EngineServices } from './transport/context.js';
 import { Waits } from './waits/waits.js';
+import { CancelSignals } from './workflows/cancellation.js';
 import { WorkflowRegistry } from './workflows/registry.js';
 import { WorkflowRuntime } from './workflows/runtime.js';
 import { startSteps } from './workflows/step-runner.js';
@@ -67,10 +68,12 @@ export function createEngine(config: Config, log: Logger, application: Applicati
     logger: log,
     checkIntervalMs: config.workflows.checkIntervalMs,
   });
+  const cancelSignals = new CancelSignals({ log: workflowLog, shared: backends.kind === 'redis' });
   const tracker = new WorkflowTracker({
     store: workflowStore,
     log: workflowLog,
     workflows: registry,
+    cancelSignals,
     services,
     logger: log,
     ...config.workflows,
@@ -82,13 +85,22 @@ export function createEngine(config: Config, log: Logger, application: Applicati
     previousSecrets: config.streams.previousTokenSecrets,
     ttlSeconds: config.streams.tokenTtlSeconds,
   });
-  const workflows = new WorkflowRuntime({ registry, tracker, log: workflowLog, bus, tokens, logger: log });
+  const workflows = new WorkflowRuntime({
+    registry,
+    tracker,
+    log: workflowLog,
+    bus,
+    tokens,
+    cancelSignals,
+    logger: log,
+  });
   startSteps({
     bus,
     registry,
     log: workflowLog,
     tracker,
     waits,
+    cancelSignals,
     services,
     fenceServices: application.fenceServices,
     logger: log,

@@ -79,6 +79,16 @@ export const responseTooLarge = (maxBytes: number) =>
     message: `The answer would exceed ${maxBytes} bytes for one request; ask for smaller pages or fewer calls per batch`,
   });
 
+/** A cancel of a workflow that has already ended, as it ended. */
+export const workflowAlreadyEnded = (how: 'finished' | 'cancelled') =>
+  new TRPCError({
+    code: 'CONFLICT',
+    message:
+      how === 'cancelled'
+        ? 'The workflow has already been cancelled'
+        : 'The workflow has already finished; only a running workflow can be cancelled',
+  });
+
 export const traceNotFound = () =>
   new TRPCError({
     code: 'NOT_FOUND',

@@ -41,6 +41,8 @@ export type {
   WorkflowEnd,
 } from './workflows/define-workflow.js';
 export type { WorkflowRun } from './workflows/runtime.js';
+export { WorkflowCancelled, type CancelHold } from './workflows/cancellation.js';
+export type { CancelHook, CancelResult } from './workflows/tracker.js';
 export type { WorkflowState } from './workflows/store.js';
 export { TRPC_RESERVED_NAMES } from './names.js';
 

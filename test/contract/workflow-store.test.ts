@@ -38,7 +38,12 @@ describe.each(implementations)('WorkflowStore contract: $name', ({ create }) => 
     const store = create(60_000);
     const workflow = started(['Feeding', 'Enrichment']);
     await store.start(workflow);
-    expect(await store.get(workflow.traceId)).toEqual({ ...workflow, outcomes: {}, finishedAt: null });
+    expect(await store.get(workflow.traceId)).toEqual({
+      ...workflow,
+      outcomes: {},
+      finishedAt: null,
+      cancelledAt: null,
+    });
     expect(await store.get('unknown')).toBeNull();
     expect(await store.complete('unknown', 'Feeding', 'succeeded')).toBeNull();
   });
@@ -50,7 +55,7 @@ describe.each(implementations)('WorkflowStore contract: $name', ({ create }) => 
 
     const first = await store.complete(workflow.traceId, 'Feeding', 'succeeded');
     expect(first).toEqual({
-      state: { ...workflow, outcomes: { Feeding: 'succeeded' }, finishedAt: null },
+      state: { ...workflow, outcomes: { Feeding: 'succeeded' }, finishedAt: null, cancelledAt: null },
       allDone: false,
       firstToFinish: false,
     });
@@ -64,6 +69,44 @@ describe.each(implementations)('WorkflowStore contract: $name', ({ create }) => 
     expect(again).toMatchObject({ allDone: true, firstToFinish: false });
     expect(again?.state.finishedAt).toBe(last?.state.finishedAt);
     expect(await store.get(workflow.traceId)).toEqual(last?.state);
+  });
+
+  test('a cancel ends a running workflow once; no step finishes it afterwards; a finished one is not cancelled', async () => {
+    const store = create(60_000);
+    const workflow = started(['Feeding', 'Enrichment']);
+    await store.start(workflow);
+    await store.complete(workflow.traceId, 'Feeding', 'succeeded');
+
+    const cancelled = await store.cancel(workflow.traceId);
+    expect(cancelled?.cancelled).toBe(true);
+    expect(cancelled?.state.outcomes).toEqual({ Feeding: 'succeeded' });
+    expect(Date.parse(cancelled?.state.cancelledAt ?? '')).not.toBeNaN();
+    expect(cancelled?.state.finishedAt).toBe(cancelled?.state.cancelledAt);
+    expect(await store.get(workflow.traceId)).toEqual(cancelled?.state);
+    expect(await store.cancel(workflow.traceId)).toEqual({ state: cancelled?.state, cancelled: false });
+    const late = await store.complete(workflow.traceId, 'Enrichment', 'succeeded');
+    expect(late).toMatchObject({ allDone: true, firstToFinish: false });
+    expect(late?.state.cancelledAt).toBe(cancelled?.state.cancelledAt);
+
+    const other = started(['Feeding']);
+    await store.start(other);
+    const finished = await store.complete(other.traceId, 'Feeding', 'succeeded');
+    expect(await store.cancel(other.traceId)).toEqual({ state: finished?.state, cancelled: false });
+    expect((await store.get(other.traceId))?.cancelledAt).toBeNull();
+    expect(await store.cancel('unknown')).toBeNull();
+  });
+
+  test('a cancel racing the last step: exactly one of them ends the workflow', async () => {
+    const store = create(60_000);
+    for (let round = 0; round < 10; round += 1) {
+      const workflow = started(['Feeding']);
+      await store.start(workflow);
+      const [completed, cancelled] = await Promise.all([
+        store.complete(workflow.traceId, 'Feeding', 'succeeded'),
+        store.cancel(workflow.traceId),
+      ]);
+      expect([completed?.firstToFinish, cancelled?.cancelled].filter(Boolean)).toEqual([true]);
+    }
   });
 
   test('steps completing concurrently: exactly one caller is first to finish', async () => {

@@ -394,3 +394,49 @@ describe('refusals', () => {
     expect((await watch.ended).end).toEqual({ kind: 'completed' });
   });
 });
+
+describe.each(backends)('a cancel during a wait ($name)', ({ env }) => {
+  test('the wait ends, no step runs again, every watch ends with the cancelled event; the pet is free again', async () => {
+    await using ctx = await startTestApp({ env: env() });
+    const pet = await finishedPet(ctx, max);
+    const { traceId, streamToken } = await ctx.client.trpc.pets.treat.mutate({ petId: pet.id });
+    const watches = await Promise.all(
+      TRANSPORTS.map((transport) => openWorkflowWatch(ctx.url, transport, { traceId, token: streamToken })),
+    );
+    await Promise.all(watches.map((watch) => watch.received(2)));
+
+    const cancelled = await ctx.client.trpc.workflows.cancel.mutate({ traceId, token: streamToken });
+    const ended = await Promise.all(watches.map((watch) => watch.ended));
+    await ctx.app.engine.bus.onIdle();
+    const stored = await storedLog(ctx.app.engine, traceId);
+    expect(stored.map(row)).toEqual([
+      started('Max'),
+      waiting('Max'),
+      ['workflow', 'cancelled', { message: 'Treatment workflow for Max was cancelled', stage: 'finished' }],
+    ]);
+    expect(stored.at(-1)?.eventId).toBe(cancelled.eventId);
+    for (const [i, watch] of ended.entries()) {
+      expect(watch.end, TRANSPORTS[i]).toEqual({ kind: 'completed' });
+      expectExactlyOnceInOrder(watch.events, stored, { label: TRANSPORTS[i] });
+    }
+    const [wait] = await ctx.client.trpc.workflows.waits.query({ traceId, token: streamToken });
+    expect(wait).toMatchObject({ status: 'cancelled', input: null, by: null });
+    expect(await traceEntries(ctx.app.engine, traceId, ['wait_ended'])).toMatchObject([
+      { kind: 'wait_ended', name: 'vetClearance', status: 'cancelled', by: null },
+    ]);
+    // Nothing can resume it: the input is refused, and the step never ran again.
+    await expect(
+      ctx.app.engine.waits.answer(traceId, 'vetClearance', { cleared: true, note: 'Too late' }, 'vet'),
+    ).rejects.toThrow('The workflow no longer waits for vetClearance: it was cancelled');
+    const trace = await ctx.app.engine.observability.traces.get(traceId);
+    expect(trace?.stepRuns.map((run) => run.status)).toEqual(['waiting']);
+    expect((await ctx.client.pets.get.query({ id: pet.id })).status).toBe('ill');
+    expect(
+      await refusal(ctx.client.trpc.pets.vetClearance.mutate({ petId: pet.id, cleared: true, note: 'Fine' })),
+    ).toEqual({
+      code: 'CONFLICT',
+      message: `Pet Max (ID: ${pet.id}) is not in treatment: start one with pets.treat`,
+    });
+    expect((await ctx.client.trpc.pets.treat.mutate({ petId: pet.id })).traceId).not.toBe(traceId);
+  });
+});

@@ -93,7 +93,7 @@ export class ServiceMetrics {
 
   readonly workflowsFinished = new Counter({
     name: `${PREFIX}workflows_finished_total`,
-    help: 'Workflows this process saw finish, by flow and outcome (succeeded; failed when a step ended dead or the workflow ran too long; lost when storage no longer had it)',
+    help: 'Workflows this process saw finish, by flow and outcome (succeeded; failed when a step ended dead or the workflow ran too long; lost when storage no longer had it; cancelled)',
     labelNames: ['flow', 'outcome'] as const,
     registers: [this.registry],
   });

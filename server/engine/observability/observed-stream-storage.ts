@@ -4,6 +4,7 @@ import {
   type HistoryRead,
   type LiveListener,
   type StoredEvent,
+  type StoredKind,
   type WorkflowLogStorage,
 } from '../streams/storage.js';
 import type { StreamStats } from './stream-stats.js';
@@ -43,7 +44,7 @@ export class ObservedStreamStorage implements WorkflowLogStorage {
           stream: event.stream,
           eventId: event.eventId,
           itemId: event.itemId,
-          eventKind: event.kind === 'reset' ? 'set' : event.kind,
+          eventKind: storedKind(event.kind),
           data: event.data,
         },
         event.time,
@@ -105,4 +106,9 @@ function isAfter(a: string, b: string): boolean {
   const aMinor = aDash < 0 ? '0' : a.slice(aDash + 1);
   const bMinor = bDash < 0 ? '0' : b.slice(bDash + 1);
   return aMinor.length !== bMinor.length ? aMinor.length > bMinor.length : aMinor > bMinor;
+}
+
+/** What `append` returned is stored: only the delivery-only kinds are mapped, to the write they stand for. */
+function storedKind(kind: StoredEvent['kind']): StoredKind {
+  return kind === 'reset' || kind === 'ephemeral' ? 'set' : kind;
 }

@@ -1,4 +1,4 @@
-import type { StepOutcome, WorkflowState, WorkflowStore } from '../workflows/store.js';
+import type { StartedWorkflow, StepOutcome, WorkflowState, WorkflowStore } from '../workflows/store.js';
 import type { ServiceMetrics } from './metrics.js';
 import type { TraceStore } from '../traces/trace-store.js';
 
@@ -14,7 +14,7 @@ export class ObservedWorkflowStore implements WorkflowStore {
     this.#metrics = metrics;
   }
 
-  async start(state: Omit<WorkflowState, 'outcomes' | 'finishedAt'>): Promise<void> {
+  async start(state: StartedWorkflow): Promise<void> {
     await this.#inner.start(state);
     this.#metrics.workflowsStarted.inc({ flow: state.flow });
     this.#traces.record(state.traceId, {
@@ -35,6 +35,20 @@ export class ObservedWorkflowStore implements WorkflowStore {
         outcome: failed ? 'failed' : 'succeeded',
       });
       this.#traces.record(traceId, { kind: 'workflow_finished', outcomes: { ...result.state.outcomes } });
+    }
+    return result;
+  }
+
+  async cancel(traceId: string) {
+    const result = await this.#inner.cancel(traceId);
+    // Exactly one caller cancels it, and only a workflow still running.
+    if (result?.cancelled) {
+      this.#metrics.workflowsFinished.inc({ flow: result.state.flow, outcome: 'cancelled' });
+      this.#traces.record(traceId, {
+        kind: 'workflow_finished',
+        outcomes: { ...result.state.outcomes },
+        cancelled: true,
+      });
     }
     return result;
   }

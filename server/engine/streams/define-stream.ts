@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 
-import type { StreamEvent } from '../../../shared/stream-event.js';
+import type { EndKind, StreamEvent } from '../../../shared/stream-event.js';
 import { assertName, type AllowedName } from '../names.js';
 import type { FanOutSink } from '../subscriptions/fan-out.js';
 import type { WorkflowLog } from './workflow-log.js';
@@ -95,16 +95,20 @@ export class Stream<TData, TName extends string = string> {
     return this.#append(groupId, itemId, 'delete', null);
   }
 
-  /** Writes the workflow's last event (item `workflow`): subscriptions to any of its streams end after it. */
-  async finish(groupId: string, data: TData): Promise<StreamEvent<TData, TName>> {
+  /**
+   * Writes the workflow's last event (item `workflow`, kind `finished`, or
+   * `cancelled` for a cancelled one): subscriptions to any of its streams
+   * end after it.
+   */
+  async finish(groupId: string, data: TData, kind: EndKind = 'finished'): Promise<StreamEvent<TData, TName>> {
     const parsed = this.#schema.parse(data);
     const event = await this.#log.storage.append({
       stream: this.name,
       groupId,
       itemId: 'workflow',
-      kind: 'finished',
+      kind,
       data: parsed,
-      // A workflow finishes once, whoever calls it.
+      // A workflow ends once, whoever ends it and however: the first end is the only one.
       idempotencyKey: 'finished',
     });
     return event as StreamEvent<TData, TName>;

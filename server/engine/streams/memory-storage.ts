@@ -1,6 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
 
-import { compareEventIds } from '../../../shared/stream-event.js';
+import { compareEventIds, isEndKind } from '../../../shared/stream-event.js';
 import { jsonSize, MemoryRetention } from '../backends/memory-retention.js';
 import { groupLostEvent } from './group-lost.js';
 import {
@@ -34,8 +34,9 @@ type Log = {
   readonly events: StoredEvent[];
   /** `<stream>\0<item id>` → the event that set the item's current value. */
   readonly items: Map<string, StoredEvent>;
-  /** Null once the workflow has finished: no step retries a write after that. */
+  /** Null once the workflow has ended: no step retries a write after that. */
   idempotency: Map<string, StoredEvent> | null;
+  /** The workflow's last event (`finished` or `cancelled`), once written. */
   finished: { readonly event: StoredEvent; readonly key: string | undefined } | null;
 };
 
@@ -96,14 +97,14 @@ export class MemoryWorkflowLogStorage implements WorkflowLogStorage {
     if (input.kind === 'set') log.items.set(item, event);
     if (input.kind === 'delete') log.items.delete(item);
     if (key !== undefined) log.idempotency?.set(key, event);
-    if (input.kind === 'finished' && !log.finished) {
+    if (isEndKind(input.kind) && !log.finished) {
       log.finished = { event, key };
       log.idempotency = null;
     }
     this.#live.emit(input.groupId, event);
     // Last: accounting may drop logs, this one included when it alone is over the bounds.
     this.#retention.grow(input.groupId, size);
-    if (input.kind === 'finished') this.#retention.finish(input.groupId);
+    if (isEndKind(input.kind)) this.#retention.finish(input.groupId);
     return event;
   }
 

@@ -12,9 +12,9 @@ import { RedisScript } from '../backends/redis/script.js';
  * - Each entry carries `p`, the id of the entry before it: after trimming,
  *   the oldest kept entry's `p` names the newest trimmed one, which is what
  *   tells a resuming reader whether it missed anything.
- * - The finished event's id is kept in meta (`finished`); once the workflow
- *   has finished, every key of its log gets the retention time as its TTL
- *   (again on any later write).
+ * - The id of the workflow's last event (`finished` or `cancelled`) is kept
+ *   in meta (`finished`); once the workflow has ended, every key of its log
+ *   gets the retention time as its TTL (again on any later write).
  *
  * KEYS: log, items, order, idempotency, meta.
  * ARGV: has key ('1'|'0'), key, item field, kind, event JSON without its id,
@@ -41,7 +41,7 @@ if kind == 'set' then
 elseif kind == 'delete' then
   redis.call('HDEL', items, itemId)
   redis.call('ZREM', order, itemId)
-elseif kind == 'finished' and redis.call('HEXISTS', meta, 'finished') == 0 then
+elseif (kind == 'finished' or kind == 'cancelled') and redis.call('HEXISTS', meta, 'finished') == 0 then
   redis.call('HSET', meta, 'finished', id)
 end
 if ARGV[1] == '1' then redis.call('HSET', idem, ARGV[2], event) end

@@ -2,12 +2,15 @@ import type { StreamEvent, StreamEventKind } from '../../../shared/stream-event.
 
 export type StoredEvent = StreamEvent<unknown>;
 
+/** The kinds a log stores: `reset` and `ephemeral` events are made for delivery only. */
+export type StoredKind = Exclude<StreamEventKind, 'reset' | 'ephemeral'>;
+
 export type AppendInput = {
   /** The workflow's trace id: every stream of a workflow writes to this one log. */
   readonly groupId: string;
   readonly stream: string;
   readonly itemId: string;
-  readonly kind: Exclude<StreamEventKind, 'reset'>;
+  readonly kind: StoredKind;
   readonly data: unknown;
   /**
    * Makes the write idempotent: a second append with the same key in the same

@@ -12,7 +12,7 @@
  * subscribe-then-replay of the engine: pulled subscriptions, pushed ones and
  * `onFinished` all go through it.
  */
-import { compareEventIds } from '../../../shared/stream-event.js';
+import { compareEventIds, isEndKind } from '../../../shared/stream-event.js';
 import type { StreamObserver } from '../observability/hooks.js';
 import { StreamGroupLost } from '../streams/group-lost.js';
 import type { StoredEvent, WorkflowLogStorage } from '../streams/storage.js';
@@ -161,7 +161,7 @@ export class WorkflowFanOut {
     if (!wants(subscriber, event)) return true;
     subscriber.observer?.delivered(event, true);
     subscriber.sink.event(event, true);
-    if (event.kind !== 'finished') return !subscriber.closed;
+    if (!isEndKind(event.kind)) return !subscriber.closed;
     this.#finish(subscriber);
     return false;
   }
@@ -205,7 +205,7 @@ export class WorkflowFanOut {
         if (!wants(subscriber, event)) continue;
         subscriber.observer?.delivered(event, false);
         subscriber.sink.event(event, false);
-        if (event.kind === 'finished') {
+        if (isEndKind(event.kind)) {
           this.#finish(subscriber);
           return;
         }
@@ -225,9 +225,9 @@ export class WorkflowFanOut {
   }
 }
 
-/** The `finished` event passes every filter: it ends every subscription. */
+/** The workflow's last event (`finished` or `cancelled`) passes every filter: it ends every subscription. */
 function wants(subscriber: Subscriber, event: StoredEvent): boolean {
-  return event.kind === 'finished' || subscriber.streams.has(event.stream);
+  return isEndKind(event.kind) || subscriber.streams.has(event.stream);
 }
 
 /**

@@ -9,7 +9,13 @@ import { z } from 'zod';
 
 import { EventIdSchema } from '../../../shared/stream-event.js';
 import { TraceIdSchema } from '../../../shared/trace-id.js';
-import { streamTokenRejected, unknownStreams, workflowNotFound, workflowStreamLost } from '../errors.js';
+import {
+  streamTokenRejected,
+  unknownStreams,
+  workflowAlreadyEnded,
+  workflowNotFound,
+  workflowStreamLost,
+} from '../errors.js';
 import type { StreamEventOf, StreamMap } from '../streams/define-stream.js';
 import { StreamGroupLost } from '../streams/group-lost.js';
 import type { StoredEvent } from '../streams/storage.js';
@@ -17,7 +23,7 @@ import { PUSH, type Pushable, type PushSink } from '../subscriptions/push.js';
 import type { WorkflowDefinition } from '../workflows/define-workflow.js';
 import type { Context } from './context.js';
 import { serializedEvent } from './sse/event-json.js';
-import { router, subscriptionProcedure } from './trpc.js';
+import { publicProcedure, router, subscriptionProcedure } from './trpc.js';
 import { waitsProcedure } from './wait-procedures.js';
 
 /** Streams one subscription may name, at most. */
@@ -25,10 +31,14 @@ export const MAX_WATCHED_STREAMS = 16;
 
 const StreamNameSchema = z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,63}$/, 'must be a stream name');
 
-export const WorkflowWatchInput = z.strictObject({
+/** A workflow and its token: what acting on one workflow takes. */
+export const WorkflowTokenInput = z.strictObject({
   traceId: TraceIdSchema,
   /** From the call that started the workflow; optional in the schema so that a missing one is UNAUTHORIZED, not BAD_REQUEST. */
   token: z.string().max(1024).optional(),
+});
+
+export const WorkflowWatchInput = WorkflowTokenInput.extend({
   /** Sent back by tRPC clients on reconnect: resume after this event. */
   lastEventId: EventIdSchema.nullish(),
 });
@@ -212,8 +222,33 @@ export function workflowSubscription<
   );
 }
 
-/** The engine's generic watch: any workflow, by its token's kind. */
+/** The token opens the workflow (any kind): UNAUTHORIZED or FORBIDDEN otherwise, as for watching. */
+function checkToken(ctx: Context, input: z.infer<typeof WorkflowTokenInput>): void {
+  const check = ctx.tokens.verify(null, input.traceId, input.token);
+  if (check !== 'ok') throw streamTokenRejected(check);
+}
+
+/** The engine's generic watch and control of any workflow, by its token's kind. */
 export const workflowsRouter = router({
+  /**
+   * Cancels a running workflow; whoever holds its token may. Running steps
+   * get their abort signal, waits end, and a final event of kind
+   * `cancelled` ends every subscription; a resume after it completes.
+   * NOT_FOUND for an unknown workflow, CONFLICT for one that has already
+   * ended (finished or cancelled).
+   */
+  cancel: publicProcedure.input(WorkflowTokenInput).mutation(async ({ input, ctx }) => {
+    checkToken(ctx, input);
+    const result = await ctx.workflows.cancel(input.traceId);
+    switch (result.status) {
+      case 'unknown':
+        throw workflowNotFound();
+      case 'ended':
+        throw workflowAlreadyEnded(result.state.cancelledAt === null ? 'finished' : 'cancelled');
+      case 'cancelled':
+        return { traceId: input.traceId, eventId: result.eventId };
+    }
+  }),
   /**
    * Every event of the named streams (all when absent) of any workflow, in
    * log order with one cursor across streams; history first, resume by

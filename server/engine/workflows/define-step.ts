@@ -40,7 +40,10 @@ export type StepContext<
   readonly services: TServices;
   /** 1 for the first attempt. */
   readonly attempt: number;
-  /** Aborted when the attempt times out or the service shuts down. */
+  /**
+   * Aborted when the attempt times out, the service shuts down, or the
+   * workflow is cancelled (its reason is then a WorkflowCancelled).
+   */
   readonly signal: AbortSignal;
   /**
    * Waits for an input that arrives through a procedure (`ctx.waits.answer`),

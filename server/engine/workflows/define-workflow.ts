@@ -22,7 +22,9 @@ export type FinalEvent<TStreams extends StreamMap> = {
  * Why a workflow ends:
  * - `completed`: every step finished, succeeded or dead (`failedSteps` of them dead);
  * - `stopped`: it ran past WORKFLOW_MAX_RUNTIME_MS; the steps it still waited for count as failed;
- * - `lost`: storage no longer has its state (Redis restarted without its data).
+ * - `lost`: storage no longer has its state (Redis restarted without its data);
+ * - `cancelled`: `workflows.cancel` ended it; its final event is written with
+ *   kind `cancelled` (running steps were aborted, waits ended).
  */
 export type WorkflowEnd =
   | {
@@ -36,7 +38,8 @@ export type WorkflowEnd =
       readonly unfinished: readonly string[];
       readonly afterMs: number;
     }
-  | { readonly reason: 'lost' };
+  | { readonly reason: 'lost' }
+  | { readonly reason: 'cancelled' };
 
 export type FinishContext<TServices, TStreams extends StreamMap> = {
   readonly traceId: string;

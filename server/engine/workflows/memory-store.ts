@@ -1,5 +1,5 @@
 import { MemoryRetention } from '../backends/memory-retention.js';
-import type { StepOutcome, WorkflowState, WorkflowStore } from './store.js';
+import type { StartedWorkflow, StepOutcome, WorkflowState, WorkflowStore } from './store.js';
 
 /** Workflow progress in process memory; a finished workflow goes as its retention decides. */
 export class MemoryWorkflowStore implements WorkflowStore {
@@ -19,8 +19,19 @@ export class MemoryWorkflowStore implements WorkflowStore {
     this.#stopDropping = this.#retention.onDrop((traceId) => this.#workflows.delete(traceId));
   }
 
-  async start(state: Omit<WorkflowState, 'outcomes' | 'finishedAt'>): Promise<void> {
-    this.#workflows.set(state.traceId, { ...state, outcomes: {}, finishedAt: null });
+  async start(state: StartedWorkflow): Promise<void> {
+    this.#workflows.set(state.traceId, { ...state, outcomes: {}, finishedAt: null, cancelledAt: null });
+  }
+
+  async cancel(traceId: string) {
+    const current = this.#workflows.get(traceId);
+    if (!current) return null;
+    if (current.finishedAt !== null) return { state: current, cancelled: false };
+    const now = new Date().toISOString();
+    const state: WorkflowState = { ...current, finishedAt: now, cancelledAt: now };
+    this.#workflows.set(traceId, state);
+    this.#retention.finish(traceId);
+    return { state, cancelled: true };
   }
 
   async complete(traceId: string, step: string, outcome: StepOutcome) {

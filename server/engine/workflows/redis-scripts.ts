@@ -29,3 +29,22 @@ local fields = redis.call('HGETALL', KEYS[1])
 if first == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 return {allDone, first, fields}
 `);
+
+/**
+ * Ends a running workflow as cancelled (sets `finishedAt` and
+ * `cancelledAt`), unless it has already ended: the same field
+ * `completeStepScript` checks, so exactly one of them ends it.
+ *
+ * KEYS: the workflow hash. ARGV: cancel time, retention ms.
+ * Returns false for an unknown workflow, else { cancelled (1|0), hash }.
+ */
+export const cancelWorkflowScript = new RedisScript(`
+if redis.call('HEXISTS', KEYS[1], 'state') == 0 then return false end
+local cancelled = 0
+if redis.call('HEXISTS', KEYS[1], 'finishedAt') == 0 then
+  redis.call('HSET', KEYS[1], 'finishedAt', ARGV[1], 'cancelledAt', ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  cancelled = 1
+end
+return {cancelled, redis.call('HGETALL', KEYS[1])}
+`);

@@ -4,8 +4,8 @@ import { z } from 'zod';
 import type { RedisKeys } from '../backends/redis/keys.js';
 import { pairsToRecord, throwFirstError } from '../backends/redis/replies.js';
 import { whileReachable } from '../backends/redis/storage-unavailable.js';
-import { completeStepScript } from './redis-scripts.js';
-import type { StepOutcome, WorkflowState, WorkflowStore } from './store.js';
+import { cancelWorkflowScript, completeStepScript } from './redis-scripts.js';
+import type { StartedWorkflow, StepOutcome, WorkflowState, WorkflowStore } from './store.js';
 
 export type RedisWorkflowStoreOptions = {
   readonly client: Redis;
@@ -25,8 +25,8 @@ const OutcomeSchema = z.enum(['succeeded', 'dead']);
 const OUTCOME_FIELD = 'o:';
 
 /**
- * Workflow progress on Redis: one hash per workflow (`state`, `finishedAt`
- * and one `o:<step>` field per finished step). `complete` is one Lua script,
+ * Workflow progress on Redis: one hash per workflow (`state`, `finishedAt`,
+ * `cancelledAt` and one `o:<step>` field per finished step). `complete` is one Lua script,
  * so concurrent steps on different instances agree on who finished last.
  */
 export class RedisWorkflowStore implements WorkflowStore {
@@ -43,7 +43,7 @@ export class RedisWorkflowStore implements WorkflowStore {
     this.#retentionMs = options.retentionMs;
   }
 
-  async start(state: Omit<WorkflowState, 'outcomes' | 'finishedAt'>): Promise<void> {
+  async start(state: StartedWorkflow): Promise<void> {
     const key = this.#keys.workflow(state.traceId);
     const started = StartedSchema.parse(state);
     await whileReachable(async () => {
@@ -65,6 +65,20 @@ export class RedisWorkflowStore implements WorkflowStore {
     return state ? { state, allDone: allDone === 1, firstToFinish: firstToFinish === 1 } : null;
   }
 
+  async cancel(traceId: string) {
+    const reply = await whileReachable(() =>
+      cancelWorkflowScript.run(
+        this.#client,
+        [this.#keys.workflow(traceId)],
+        [new Date().toISOString(), this.#retentionMs],
+      ),
+    );
+    if (!Array.isArray(reply)) return null;
+    const [cancelled, fields] = reply as [number, unknown[]];
+    const state = decodeState(pairsToRecord(fields));
+    return state ? { state, cancelled: cancelled === 1 } : null;
+  }
+
   async get(traceId: string): Promise<WorkflowState | null> {
     return decodeState(await whileReachable(() => this.#client.hgetall(this.#keys.workflow(traceId))));
   }
@@ -76,12 +90,17 @@ export class RedisWorkflowStore implements WorkflowStore {
 }
 
 function decodeState(fields: Record<string, string>): WorkflowState | null {
-  const { state, finishedAt } = fields;
+  const { state, finishedAt, cancelledAt } = fields;
   if (state === undefined) return null;
   const outcomes: Record<string, StepOutcome> = {};
   for (const [field, value] of Object.entries(fields)) {
     if (field.startsWith(OUTCOME_FIELD))
       outcomes[field.slice(OUTCOME_FIELD.length)] = OutcomeSchema.parse(value);
   }
-  return { ...StartedSchema.parse(JSON.parse(state)), outcomes, finishedAt: finishedAt ?? null };
+  return {
+    ...StartedSchema.parse(JSON.parse(state)),
+    outcomes,
+    finishedAt: finishedAt ?? null,
+    cancelledAt: cancelledAt ?? null,
+  };
 }

@@ -11,7 +11,8 @@ import type { Emit } from './define-step.js';
 import type { AnyWorkflow, WorkflowDefinition } from './define-workflow.js';
 import type { WorkflowRegistry } from './registry.js';
 import type { WorkflowState } from './store.js';
-import type { WorkflowTracker } from './tracker.js';
+import type { CancelHold, CancelSignals } from './cancellation.js';
+import type { CancelHook, CancelResult, WorkflowTracker } from './tracker.js';
 
 /** A started workflow, as the procedure that started it sees it. */
 export type WorkflowRun<TStreams extends StreamMap, TTopics extends TopicMap, TStarts extends string> = {
@@ -39,6 +40,7 @@ export type WorkflowRuntimeOptions<TServices> = {
   readonly log: WorkflowLog;
   readonly bus: EventBus;
   readonly tokens: StreamTokens;
+  readonly cancelSignals: CancelSignals;
   readonly logger: Logger;
 };
 
@@ -108,6 +110,25 @@ export class WorkflowRuntime<TServices> {
   /** The workflow's state, or null when it is unknown or its retention has passed. */
   get(traceId: string): Promise<WorkflowState | null> {
     return this.#options.tracker.get(traceId);
+  }
+
+  /** Cancels a running workflow (see WorkflowTracker.cancel). */
+  cancel(traceId: string): Promise<CancelResult> {
+    return this.#options.tracker.cancel(traceId);
+  }
+
+  /**
+   * The workflow's cancel signal, for work of the workflow that runs outside
+   * a step attempt (a wait, say): it aborts, with a WorkflowCancelled reason,
+   * when the workflow is cancelled on any instance. Release it when done.
+   */
+  cancelSignal(traceId: string): CancelHold {
+    return this.#options.cancelSignals.hold(traceId);
+  }
+
+  /** Runs `hook` on every cancel made on this instance (see CancelHook). Returns the function that removes it. */
+  onCancel(hook: CancelHook): () => void {
+    return this.#options.tracker.onCancel(hook);
   }
 
   /** Resolves once the workflow's final event is written, on whichever instance. */

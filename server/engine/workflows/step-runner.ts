@@ -4,6 +4,7 @@ import type { StepObserver } from '../observability/hooks.js';
 import type { WorkflowLog } from '../streams/workflow-log.js';
 import { createWaitFor, StepSuspended } from '../waits/wait-for.js';
 import type { Waits } from '../waits/waits.js';
+import type { CancelSignals } from './cancellation.js';
 import type { WorkflowRegistry } from './registry.js';
 import { createEmit } from './runtime.js';
 import type { WorkflowTracker } from './tracker.js';
@@ -16,6 +17,8 @@ export type StepRunnerOptions<TServices> = {
   readonly tracker: WorkflowTracker<TServices>;
   /** Where `ctx.waitFor` keeps its waits. */
   readonly waits: Waits;
+  /** Abort each attempt of a workflow that is cancelled. */
+  readonly cancelSignals: CancelSignals;
   readonly services: TServices;
   /**
    * The services as one attempt sees them: an application whose services
@@ -38,6 +41,11 @@ export class StepInterrupted extends Error {
   override readonly name = 'StepInterrupted';
 }
 
+/** The attempt was stopped because its workflow was cancelled: not a failure, and not retried. */
+export class StepCancelled extends Error {
+  override readonly name = 'StepCancelled';
+}
+
 /**
  * How long a retry waits, at most, for an aborted attempt that keeps
  * running: as long again as the step timeout, capped (its writes fail meanwhile).
@@ -48,60 +56,81 @@ const ABANDONED_ATTEMPT_MAX_WAIT_MS = 5000;
  * Subscribes every step of every workflow to its topic and reports
  * outcomes to the tracker. The bus's shutdown stops the attempts: running
  * ones get its grace time, then end as interrupted (reported, never as failures).
+ * A cancelled workflow's attempts are aborted (their signal's reason is
+ * WorkflowCancelled) and end as interrupted too; the ones that would start
+ * after the cancel do not run. Neither is retried nor counted as an outcome.
  */
 export function startSteps<TServices>(options: StepRunnerOptions<TServices>): void {
-  const { bus, registry, log, tracker, waits, services, logger: rootLogger, timeoutMs } = options;
+  const {
+    bus,
+    registry,
+    log,
+    tracker,
+    waits,
+    cancelSignals,
+    services,
+    logger: rootLogger,
+    timeoutMs,
+  } = options;
   for (const { step, workflow } of registry.steps) {
     bus.consume(
       step.name,
       step.subscribes,
       async (message, { attempt, signal: shutdown }) => {
-        const ended = options.observer?.attemptStarted(message.traceId, step.name, attempt);
         const logger = workflowLogger(rootLogger, message.traceId, step.name);
-        const timeout = attemptTimeout(timeoutMs);
-        const signal = AbortSignal.any([shutdown, timeout.signal]);
-        // Every write an attempt can make (stream, bus, fenced services)
-        // fails once its signal aborts, so an attempt that outlives its
-        // timeout cannot write behind its retry's back.
-        const emit = createEmit(bus, message.traceId, step.emits, step.name);
-        // Keys are per message, so a retried attempt's writes replace nothing and repeat nothing;
-        // nor do the runs of a step that waited (the message is the same).
-        const streams = withWriteKeys(log.streams(step.streams), `${step.name}:${message.id}`, signal);
-        const run = step.handle(message.data, {
-          traceId: message.traceId,
-          logger,
-          streams,
-          waitFor: createWaitFor({
-            waits,
-            flow: workflow.kind,
-            step: step.name,
-            message,
+        // Held from before the check: a cancel made after it aborts the attempt.
+        const cancel = cancelSignals.hold(message.traceId);
+        let waiting = false;
+        try {
+          if ((await tracker.get(message.traceId))?.cancelledAt) {
+            logger.info(`⏹️ ${step.name} skipped: the workflow was cancelled`);
+            return;
+          }
+          const ended = options.observer?.attemptStarted(message.traceId, step.name, attempt);
+          const timeout = attemptTimeout(timeoutMs);
+          const signal = AbortSignal.any([shutdown, timeout.signal, cancel.signal]);
+          // Every write an attempt can make (stream, bus, fenced services)
+          // fails once its signal aborts, so an attempt that outlives its
+          // timeout cannot write behind its retry's back.
+          const emit = createEmit(bus, message.traceId, step.emits, step.name);
+          // Keys are per message, so a retried attempt's writes replace nothing and repeat nothing;
+          // nor do the runs of a step that waited (the message is the same).
+          const streams = withWriteKeys(log.streams(step.streams), `${step.name}:${message.id}`, signal);
+          const run = step.handle(message.data, {
+            traceId: message.traceId,
+            logger,
             streams,
+            waitFor: createWaitFor({ waits, flow: workflow.kind, step: step.name, message, streams, signal }),
+            emit: async (topic, data) => {
+              signal.throwIfAborted();
+              await emit(topic, data);
+            },
+            services: options.fenceServices ? options.fenceServices(services, signal) : services,
+            attempt,
             signal,
-          }),
-          emit: async (topic, data) => {
-            signal.throwIfAborted();
-            await emit(topic, data);
-          },
-          services: options.fenceServices ? options.fenceServices(services, signal) : services,
-          attempt,
-          signal,
-        });
-        const waitMs = Math.min(timeoutMs, ABANDONED_ATTEMPT_MAX_WAIT_MS);
-        const waiting = await abortable(run, signal, { logger, waitMs, shutdown })
-          .then(
-            () => {
-              ended?.(null);
-              return false;
-            },
-            (error: unknown) => {
-              ended?.(error, shutdown.aborted);
-              // Not finished, not failed: the step runs again when its wait ends.
-              if (error instanceof StepSuspended) return true;
-              throw error;
-            },
-          )
-          .finally(() => timeout.clear());
+          });
+          const waitMs = Math.min(timeoutMs, ABANDONED_ATTEMPT_MAX_WAIT_MS);
+          waiting = await abortable(run, signal, { logger, waitMs, shutdown, cancelled: cancel.signal })
+            .then(
+              () => {
+                ended?.(null);
+                return false;
+              },
+              (error: unknown) => {
+                ended?.(error, shutdown.aborted || error instanceof StepCancelled);
+                // Not finished, not failed: the step runs again when its wait ends.
+                if (error instanceof StepSuspended) return true;
+                throw error;
+              },
+            )
+            .finally(() => timeout.clear());
+        } catch (error) {
+          if (!(error instanceof StepCancelled)) throw error;
+          logger.info(`⏹️ ${step.name} stopped: the workflow was cancelled`);
+          return;
+        } finally {
+          cancel.release();
+        }
         if (!waiting) await tracker.stepFinished(message.traceId, step.name, 'succeeded');
       },
       {
@@ -147,7 +176,8 @@ function attemptTimeout(timeoutMs: number): { readonly signal: AbortSignal; read
  * as the run has stopped, so the retry never overlaps it. A run that
  * ignores its signal is waited for at most `waitMs` (its writes are fenced,
  * so it can do nothing visible after that). At shutdown there is no wait:
- * StepInterrupted at once (the run's writes are already refused).
+ * StepInterrupted at once (the run's writes are already refused). Aborted
+ * by `cancelled`, it throws StepCancelled instead of StepTimeout.
  */
 async function abortable<T>(
   run: Promise<T>,
@@ -156,7 +186,13 @@ async function abortable<T>(
     logger,
     waitMs,
     shutdown,
-  }: { readonly logger: Logger; readonly waitMs: number; readonly shutdown: AbortSignal },
+    cancelled,
+  }: {
+    readonly logger: Logger;
+    readonly waitMs: number;
+    readonly shutdown: AbortSignal;
+    readonly cancelled: AbortSignal;
+  },
 ): Promise<T> {
   const settled = run.then(
     (value) => ({ ok: true as const, value }),
@@ -183,5 +219,7 @@ async function abortable<T>(
   const outcome = await Promise.race([settled.then(() => 'stopped' as const), gaveUp]);
   clearTimeout(timer);
   if (outcome === 'gave-up') logger.warn('⚠️ An aborted attempt is still running; its writes are refused');
+  if (cancelled.aborted)
+    throw new StepCancelled('step attempt stopped: its workflow was cancelled', { cause: cancelled.reason });
   throw new StepTimeout('step attempt aborted or timed out', { cause: signal.reason });
 }

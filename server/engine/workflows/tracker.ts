@@ -5,6 +5,7 @@ import type { WorkflowLog } from '../streams/workflow-log.js';
 import type { Waits } from '../waits/waits.js';
 import { createDeferred } from '../../../shared/deferred.js';
 import type { AnyWorkflow, WorkflowEnd } from './define-workflow.js';
+import type { CancelSignals } from './cancellation.js';
 import type { WorkflowRegistry } from './registry.js';
 import type { StepOutcome, WorkflowState, WorkflowStore } from './store.js';
 
@@ -12,6 +13,8 @@ export type WorkflowTrackerOptions<TServices> = {
   readonly store: WorkflowStore;
   readonly log: WorkflowLog;
   readonly workflows: WorkflowRegistry<TServices>;
+  /** Aborted for each cancel made here. */
+  readonly cancelSignals: CancelSignals;
   /** The services `finish` gets. */
   readonly services: TServices;
   readonly logger: Logger;
@@ -24,6 +27,20 @@ export type WorkflowTrackerOptions<TServices> = {
   /** The workflows' waits: a waiting workflow is not stuck, and a finished one's waits expire with it. */
   readonly waits?: Waits;
 };
+
+/**
+ * Told when a workflow is cancelled, on the instance that cancels it, after
+ * its state is marked cancelled and before its `cancelled` event is
+ * written: what the workflow still waits for elsewhere (a stored wait, say)
+ * is ended here. A hook that fails is logged; the cancel goes on.
+ */
+export type CancelHook = (state: WorkflowState) => Promise<void> | void;
+
+/** How a cancel went: unknown workflow, one that had already ended, or cancelled now. */
+export type CancelResult =
+  | { readonly status: 'unknown' }
+  | { readonly status: 'ended'; readonly state: WorkflowState }
+  | { readonly status: 'cancelled'; readonly state: WorkflowState; readonly eventId: string };
 
 /** A workflow this process started and has not seen finish. */
 type Running = { readonly kind: string; readonly subject: string; readonly startedAt: number };
@@ -45,6 +62,7 @@ const CHECK_BATCH = 100;
 export class WorkflowTracker<TServices> {
   readonly #options: WorkflowTrackerOptions<TServices>;
   readonly #running = new Map<string, Running>();
+  readonly #cancelHooks = new Set<CancelHook>();
   readonly #maxRuntimeMs: number;
   readonly #checkIntervalMs: number;
   #timer: NodeJS.Timeout | undefined;
@@ -100,9 +118,50 @@ export class WorkflowTracker<TServices> {
     return this.#options.store.get(traceId);
   }
 
+  /** Adds a hook run on every cancel (see CancelHook). Returns the function that removes it. */
+  onCancel(hook: CancelHook): () => void {
+    this.#cancelHooks.add(hook);
+    return () => this.#cancelHooks.delete(hook);
+  }
+
+  /**
+   * Cancels a running workflow: its state is marked cancelled atomically
+   * with step completion (so no step finishes it afterwards), the cancel
+   * hooks run, and its final event is written with kind `cancelled`.
+   * Running steps, on any instance, see that event and get their abort
+   * signal (CancelSignals); every subscription ends after it.
+   */
+  async cancel(traceId: string): Promise<CancelResult> {
+    const result = await this.#options.store.cancel(traceId);
+    if (!result) return { status: 'unknown' };
+    const { state } = result;
+    if (!result.cancelled) return { status: 'ended', state };
+    this.#running.delete(traceId);
+    this.#options.cancelSignals.cancelled(traceId);
+    const logger = this.#options.logger.child({ traceId, step: state.flow });
+    logger.info('⏹️ Workflow cancelled');
+    // Its waits end before its final event: no input or deadline resumes a step of it.
+    try {
+      await this.#options.waits?.cancel(traceId);
+    } catch (error) {
+      logger.error({ err: error }, '❌ Cannot end the waits; the workflow is cancelled anyway');
+    }
+    for (const hook of this.#cancelHooks) {
+      try {
+        await hook(state);
+      } catch (error) {
+        logger.error({ err: error }, '❌ A cancel hook failed; the workflow is cancelled anyway');
+      }
+    }
+    const workflow = this.#options.workflows.get(state.flow);
+    const event = await this.#finish(workflow, state, { reason: 'cancelled' });
+    return { status: 'cancelled', state, eventId: event.eventId };
+  }
+
   async stepFinished(traceId: string, stepName: string, outcome: StepOutcome): Promise<void> {
     const current = await this.#options.store.get(traceId);
-    if (!current) return;
+    // Unknown, or cancelled (its stream has ended: what its steps did after that is not told).
+    if (current?.cancelledAt !== null) return;
     const workflow = this.#options.workflows.get(current.flow);
     if (outcome === 'dead') {
       const step = workflow.steps.find((s) => s.name === stepName);
@@ -225,12 +284,15 @@ export class WorkflowTracker<TServices> {
     await this.#finish(workflow, state, { reason: 'stopped', unfinished, afterMs: this.#maxRuntimeMs });
   }
 
-  /** Asks the workflow for its final event and writes it (once: the write is idempotent). */
+  /**
+   * Asks the workflow for its final event and writes it (once: the write is
+   * idempotent), with kind `cancelled` for a cancelled workflow.
+   */
   async #finish(
     workflow: AnyWorkflow<TServices>,
     state: Pick<WorkflowState, 'traceId' | 'subject'>,
     end: WorkflowEnd,
-  ): Promise<void> {
+  ) {
     const { traceId, subject } = state;
     await this.#options.waits?.finished(traceId);
     const final = await workflow.finish({
@@ -241,7 +303,8 @@ export class WorkflowTracker<TServices> {
       streams: this.#options.log.streams(workflow.streams),
       logger: this.#options.logger.child({ traceId, step: workflow.kind }),
     });
-    await this.#stream(workflow, final.stream).finish(traceId, final.data);
+    const kind = end.reason === 'cancelled' ? 'cancelled' : 'finished';
+    return this.#stream(workflow, final.stream).finish(traceId, final.data, kind);
   }
 
   #stream(workflow: AnyWorkflow<TServices>, name: string) {

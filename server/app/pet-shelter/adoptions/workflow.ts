@@ -91,6 +91,8 @@ async function decide(
   switch (end.reason) {
     case 'lost':
       return rejected('its workflow was lost by storage');
+    case 'cancelled':
+      return rejected('the application was cancelled');
     case 'stopped':
       return rejected(`${named(end.unfinished)} did not finish in time`);
     case 'completed': {

@@ -57,6 +57,8 @@ function finalMessage(subject: string, end: WorkflowEnd) {
         stage: 'finished' as const,
         error: true,
       };
+    case 'cancelled':
+      return { message: `Pet creation workflow for ${subject} was cancelled`, stage: 'finished' as const };
   }
 }
 

@@ -37,5 +37,7 @@ function finalMessage(subject: string, end: WorkflowEnd): string {
       return `Treatment workflow for ${subject} stopped: ${end.unfinished.join(', ')} did not finish`;
     case 'lost':
       return `Treatment workflow for ${subject} was lost: storage no longer has it`;
+    case 'cancelled':
+      return `Treatment workflow for ${subject} was cancelled`;
   }
 }

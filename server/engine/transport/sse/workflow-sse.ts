@@ -2,7 +2,7 @@ import type http from 'node:http';
 
 import { TRPCError } from '@trpc/server';
 
-import { compareEventIds } from '../../../../shared/stream-event.js';
+import { compareEventIds, isEndKind } from '../../../../shared/stream-event.js';
 import { workflowStreamLost } from '../../errors.js';
 import { StreamGroupLost } from '../../streams/group-lost.js';
 import type { Context } from '../context.js';
@@ -99,7 +99,7 @@ async function finishedAtOrBefore(
   // written, so this waits for that event rather than reading a snapshot;
   // no stream is asked for, and the finished event passes every filter.
   for await (const event of ctx.workflowLog.pull(traceId, { after: null, streams: [], signal })) {
-    if (event.kind === 'finished') return compareEventIds(event.eventId, lastEventId) === 0;
+    if (isEndKind(event.kind)) return compareEventIds(event.eventId, lastEventId) === 0;
   }
   return false;
 }
