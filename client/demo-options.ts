@@ -15,9 +15,19 @@ export type DemoFlags = {
   readonly watch?: string | undefined;
   readonly token?: string | undefined;
   readonly 'api-key'?: string | undefined;
+  readonly treat?: boolean | undefined;
+  readonly vet?: string | undefined;
+  readonly note?: string | undefined;
   readonly json?: boolean | undefined;
   readonly help?: boolean | undefined;
 };
+
+/** What the vet answers a treatment that waits (`--vet`), or `cancel` to cancel it. */
+export const VET_CHOICES = ['clear', 'keep', 'cancel'] as const;
+export type VetChoice = (typeof VET_CHOICES)[number];
+
+/** The vet's note when `--note` is not given. */
+export const DEFAULT_NOTE = 'Checked from the demo';
 
 export type DemoOptions = {
   readonly url: string;
@@ -26,7 +36,12 @@ export type DemoOptions = {
   /** Sent with every call, for servers that require API keys. */
   readonly apiKey: string | undefined;
   readonly task:
-    | { readonly kind: 'create'; readonly pet: PetInput }
+    | {
+        readonly kind: 'create';
+        readonly pet: PetInput;
+        /** After its creation, treat the pet (when ill): the vet's answer, or null to ask or wait for one. */
+        readonly treatment: { readonly vet: VetChoice | null; readonly note: string } | null;
+      }
     | { readonly kind: 'watch'; readonly traceId: string; readonly token: string };
 };
 
@@ -43,6 +58,7 @@ Start the server first (npm start), then:
   npm run demo
   npm run demo -- --name Luna --species cat --age 18 --symptom sneezing
   npm run demo -- --watch <traceId> --token <streamToken>
+  npm run demo -- --treat --vet clear --note "Lungs clear"
 
 Without pet flags it creates the seed's Max (dog, 24 months, coughing); with
 any, --name, --species and --age are required.
@@ -56,6 +72,11 @@ any, --name, --species and --age are required.
   --token <token>      the stream token pets.create answered with
   --url <url>          the server (default ${DEFAULT_URL})
   --transport ws|sse   how live events travel (default ws)
+  --treat              then treat the pet (if ill): the treatment waits for a vet
+  --vet clear|keep|cancel
+                       the vet's answer when it waits (default: asked on a
+                       terminal; otherwise answer from the workbench)
+  --note <text>        the vet's note (default "${DEFAULT_NOTE}")
   --api-key <key>      for servers that set API_KEYS
   --json               one JSON object per line, for scripts
   --help               this text
@@ -86,7 +107,12 @@ export function demoOptions(flags: DemoFlags): DemoOptions {
   const json = flags.json ?? false;
   const apiKey = flags['api-key'];
 
+  const treatFlags = (['treat', 'vet', 'note'] as const).filter((f) => flags[f] !== undefined);
   if (flags.watch !== undefined || flags.token !== undefined) {
+    if (treatFlags.length > 0)
+      throw new UsageError(
+        `--watch attaches to an existing workflow: drop ${treatFlags.map((f) => `--${f}`).join(', ')}`,
+      );
     const petFlags = PET_FLAGS.filter((f) => flags[f] !== undefined);
     if (petFlags.length > 0) {
       throw new UsageError(
@@ -107,7 +133,21 @@ export function demoOptions(flags: DemoFlags): DemoOptions {
     };
   }
   const pet = PET_FLAGS.some((f) => flags[f] !== undefined) ? petInput(flags) : DEFAULT_PET;
-  return { url, transport, json, apiKey, task: { kind: 'create', pet } };
+  return { url, transport, json, apiKey, task: { kind: 'create', pet, treatment: treatment(flags) } };
+}
+
+function treatment(flags: DemoFlags): { readonly vet: VetChoice | null; readonly note: string } | null {
+  if (!flags.treat) {
+    if (flags.vet !== undefined || flags.note !== undefined)
+      throw new UsageError('--vet and --note go with --treat');
+    return null;
+  }
+  const vet = flags.vet === undefined ? null : (VET_CHOICES.find((choice) => choice === flags.vet) ?? null);
+  if (flags.vet !== undefined && vet === null)
+    throw new UsageError(`--vet: must be one of ${VET_CHOICES.join(', ')}, got "${flags.vet}"`);
+  const note = (flags.note ?? DEFAULT_NOTE).trim();
+  if (note.length === 0 || note.length > 500) throw new UsageError('--note: must be 1 to 500 characters');
+  return { vet, note };
 }
 
 function petInput(flags: DemoFlags): PetInput {

@@ -3,6 +3,7 @@ import picocolors from 'picocolors';
 
 import type { Pet } from '../shared/pet.js';
 import type { PetCreationEvent, PetCreationStage } from '../shared/pet-creation.js';
+import type { TreatmentEvent } from './demo-treatment.js';
 import type { WatchStateChange } from './workflow-watch.js';
 
 export type CreatedWorkflow = { readonly pet: Pet; readonly traceId: string; readonly streamToken: string };
@@ -12,6 +13,10 @@ export type DemoView = {
   readonly event: (event: PetCreationEvent) => void;
   readonly state: (change: WatchStateChange) => void;
   readonly pet: (pet: Pet) => void;
+  /** An event of the pet's treatment (`--treat`). */
+  readonly treatment: (event: TreatmentEvent) => void;
+  /** What the demo did or waits for, in a sentence. */
+  readonly note: (text: string) => void;
 };
 
 type Write = (text: string) => void;
@@ -143,6 +148,17 @@ export function humanView(options: HumanViewOptions): DemoView {
         line(c.green('-- reconnected; resuming after the last event shown'));
       }
     },
+    treatment: (event) => {
+      const data = event.data;
+      if (!data) return;
+      const awaited = data.awaiting
+        ? c.yellow(` ⧗ awaited: ${data.awaiting}, from the ${data.awaitedBy ?? 'staff'}`)
+        : '';
+      const note = data.note ? c.dim(` (${data.note})`) : '';
+      const message = event.kind === 'set' ? data.message : c.bold(data.message);
+      line(`[${'treatment'.padEnd(STAGE_WIDTH)} ${data.stage.padStart(4)}] ${message}${awaited}${note}`);
+    },
+    note: (text) => line(c.dim(`-- ${text}`)),
     pet: (pet) => {
       // The bars stay on screen as they ended; the profile goes below them.
       footerFrozen = true;
@@ -181,6 +197,8 @@ export function jsonView(write: Write): DemoView {
     state: ({ state, failures, error }) =>
       line({ type: 'state', state, failures, error: error?.message ?? null }),
     pet: (pet) => line({ type: 'pet', pet }),
+    treatment: (event) => line({ type: 'treatment', event }),
+    note: (text) => line({ type: 'note', text }),
   };
 }
 

@@ -4,6 +4,7 @@
  * client library, resuming after connection loss, then prints the finished
  * pet. `--help` for usage.
  */
+import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 
 import { TRPCClientError } from '@trpc/client';
@@ -13,7 +14,8 @@ import WebSocket from 'ws';
 import type { AppRouter } from '../server/app/pet-shelter/app-router.js';
 import { createDeferred } from '../shared/deferred.js';
 import { createPetClient, WatchError, type PetClient } from './create-client.js';
-import { demoOptions, DEMO_USAGE, UsageError, type DemoOptions } from './demo-options.js';
+import { demoOptions, DEMO_USAGE, UsageError, type DemoOptions, type VetChoice } from './demo-options.js';
+import { treat } from './demo-treatment.js';
 import { humanView, jsonView, type DemoView } from './demo-view.js';
 
 /** Failed attempts in a row before the demo gives up: with the default backoff, about two minutes. */
@@ -39,6 +41,9 @@ async function main(argv: readonly string[]): Promise<number> {
         watch: { type: 'string' },
         token: { type: 'string' },
         'api-key': { type: 'string' },
+        treat: { type: 'boolean' },
+        vet: { type: 'string' },
+        note: { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -135,8 +140,31 @@ async function run(
     finished = event.kind === 'finished';
   }
   if (!finished) return false;
-  if (petId !== null) view.pet(await client.pets.get.query({ id: petId }));
-  return true;
+  if (petId === null) return true;
+  const pet = await client.pets.get.query({ id: petId });
+  view.pet(pet);
+  if (options.task.kind !== 'create' || !options.task.treatment) return true;
+  const { vet, note } = options.task.treatment;
+  const ask = process.stdin.isTTY && !options.json ? askVet : null;
+  return treat({ client, view, signal }, pet, { vet, note, ask, maxRetries: MAX_RETRIES });
+}
+
+const ANSWERS: Readonly<Record<string, VetChoice>> = { c: 'clear', k: 'keep', x: 'cancel' };
+
+/** Asks on the terminal until the answer is one of the three. */
+async function askVet(name: string, signal: AbortSignal): Promise<VetChoice> {
+  const prompt = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    for (;;) {
+      const answer = await prompt.question(`Vet for ${name}: [c]lear, [k]eep in treatment, or [x] cancel? `, {
+        signal,
+      });
+      const choice = ANSWERS[answer.trim().toLowerCase().slice(0, 1)];
+      if (choice) return choice;
+    }
+  } finally {
+    prompt.close();
+  }
 }
 
 /** The pet id in the workflow's first message: `Pet Max (ID: 1) created successfully - ...`. */

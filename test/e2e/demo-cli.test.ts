@@ -299,3 +299,55 @@ describe('npm run demo', { timeout: 30_000 }, () => {
     }
   });
 });
+
+describe('npm run demo -- --treat', { timeout: 30_000 }, () => {
+  test('creates Max, treats him: the wait is shown, the vet clears him, he is healthy; exit 0', async () => {
+    await using ctx = await startTestApp();
+    const run = await runDemo(['--url', ctx.url, '--treat', '--vet', 'clear', '--note', 'Lungs clear']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const start = run.stdout.findIndex((line) => line.startsWith('-- Treatment of Max started · trace '));
+    const traceId = /trace ([0-9a-f]{32})$/.exec(run.stdout[start] ?? '')?.[1] ?? '';
+    expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+    const petId = (await ctx.client.pets.list.query()).items[0]?.id;
+    expect(run.stdout.slice(start + 1)).toEqual([
+      '[treatment  started] Treatment started for Max',
+      '[treatment  waiting] Waiting for a vet to clear Max ⧗ awaited: vetClearance, from the vet',
+      "-- Vet's answer given: cleared (Lungs clear)",
+      '[treatment  cleared] Vet cleared Max (Lungs clear)',
+      '[treatment  finished] Treatment workflow finished for Max',
+      '',
+      `Max (pet ${petId}): dog, 24 months, healthy`,
+      ...run.stdout.slice(start + 8),
+    ]);
+    expect(run.stdout[start + 8]).toBe('  symptoms       coughing');
+    expect((await ctx.client.pets.get.query({ id: petId ?? '' })).status).toBe('healthy');
+  });
+
+  test('--vet cancel cancels the treatment while it waits; JSON lines end with the cancelled event and the pet', async () => {
+    await using ctx = await startTestApp();
+    const run = await runDemo(['--url', ctx.url, '--json', '--treat', '--vet', 'cancel']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const lines = run.stdout.map(
+      (line) => JSON.parse(line) as { type: string; event?: { kind: string; data: unknown } },
+    );
+    const treatment = lines
+      .filter((line) => line.type === 'treatment')
+      .map((line) => [line.event?.kind, line.event?.data]);
+    expect(treatment).toEqual([
+      ['set', { message: 'Treatment started for Max', stage: 'started' }],
+      [
+        'set',
+        {
+          message: 'Waiting for a vet to clear Max',
+          stage: 'waiting',
+          awaiting: 'vetClearance',
+          awaitedBy: 'vet',
+        },
+      ],
+      ['cancelled', { message: 'Treatment workflow for Max was cancelled', stage: 'finished' }],
+    ]);
+    expect(lines.at(-1)).toMatchObject({ type: 'pet', pet: { name: 'Max', status: 'ill' } });
+  });
+});
