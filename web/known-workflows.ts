@@ -4,6 +4,7 @@ import type { WorkflowKind } from '../client/create-client.js';
 export const KIND_LABELS: Readonly<Record<WorkflowKind, string>> = {
   petCreation: 'Pet creation',
   adoption: 'Adoption',
+  treatment: 'Treatment',
 };
 
 export function isWorkflowKind(value: unknown): value is WorkflowKind {

@@ -43,6 +43,17 @@ const view = new WorkflowView(client, {
     known.add(workflow);
     select(workflow);
   },
+  onTreatment: ({ pet, traceId, streamToken }) => {
+    const workflow: KnownWorkflow = {
+      kind: 'treatment',
+      traceId,
+      token: streamToken,
+      petId: pet.id,
+      name: pet.name,
+    };
+    known.add(workflow);
+    select(workflow);
+  },
 });
 
 const singleColumn = window.matchMedia('(max-width: 52rem)');

@@ -1,6 +1,6 @@
 import type { PetClient, WorkflowEvent } from '../client/create-client.js';
 import type { PetCreationStage } from '../shared/pet-creation.js';
-import { PROFILE_FIELDS, type ProfileField } from '../shared/pet.js';
+import { PROFILE_FIELDS, type Pet, type ProfileField } from '../shared/pet.js';
 import { adoptForm, type Submitted } from './adopt-form.js';
 import { byId, formatTime, h } from './dom.js';
 import type { KindView } from './kind-view.js';
@@ -9,6 +9,9 @@ import { petCard } from './pet-card.js';
 import { StageBars } from './stage-bars.js';
 
 type Event = WorkflowEvent<'petCreation'>;
+
+/** A treatment started from the pet card. */
+export type TreatmentStarted = { readonly pet: Pet; readonly traceId: string; readonly streamToken: string };
 type MessageEvent = WorkflowEvent<'petCreation', 'petCreation'>;
 type ProfileEvent = WorkflowEvent<'petCreation', 'petProfile'>;
 type StepStage = Exclude<PetCreationStage, 'finished'>;
@@ -37,12 +40,18 @@ export class PetCreationView implements KindView<'petCreation'> {
   readonly root = byId('view-petCreation');
   readonly #client: PetClient;
   readonly #onAdoption: (submitted: Submitted) => void;
+  readonly #onTreatment: (started: TreatmentStarted) => void;
   readonly #bars = new StageBars(byId('progress'), STAGES, { idPrefix: 'progress-' });
   readonly #partialMessages = new Set<string>();
 
-  constructor(client: PetClient, onAdoption: (submitted: Submitted) => void) {
+  constructor(
+    client: PetClient,
+    onAdoption: (submitted: Submitted) => void,
+    onTreatment: (started: TreatmentStarted) => void,
+  ) {
     this.#client = client;
     this.#onAdoption = onAdoption;
+    this.#onTreatment = onTreatment;
   }
 
   title(workflow: KnownWorkflow): string {
@@ -89,13 +98,36 @@ export class PetCreationView implements KindView<'petCreation'> {
     try {
       const pet = await this.#client.pets.get.query({ id: workflow.petId });
       if (signal.aborted) return;
-      const form = pet.status === 'healthy' ? adoptForm(this.#client, pet, this.#onAdoption) : null;
+      const form =
+        pet.status === 'healthy'
+          ? adoptForm(this.#client, pet, this.#onAdoption)
+          : pet.status === 'ill'
+            ? this.#treatButton(pet)
+            : null;
       const card = byId('pet-card');
       card.replaceChildren(petCard(pet, form));
       card.hidden = false;
     } catch {
       // The pet is gone (e.g. the server restarted): the stream view stays.
     }
+  }
+
+  /** "Start treatment" for an ill pet: `pets.treat`, then the page opens the treatment. */
+  #treatButton(pet: Pet): HTMLElement {
+    const button = h('button', { type: 'button', id: 'treat-pet' }, 'Start treatment');
+    const error = h('p', { class: 'error', role: 'alert', id: 'treat-error', hidden: true });
+    button.addEventListener('click', () => {
+      button.disabled = true;
+      this.#client.trpc.pets.treat.mutate({ petId: pet.id }).then(
+        ({ traceId, streamToken }) => this.#onTreatment({ pet, traceId, streamToken }),
+        (failure: unknown) => {
+          button.disabled = false;
+          error.textContent = failure instanceof Error ? failure.message : String(failure);
+          error.hidden = false;
+        },
+      );
+    });
+    return h('div', { class: 'treat' }, button, error);
   }
 
   #message(event: MessageEvent): void {

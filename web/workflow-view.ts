@@ -7,11 +7,15 @@ import {
 } from '../client/create-client.js';
 import { AdoptionView } from './adoption-view.js';
 import type { Submitted } from './adopt-form.js';
+import type { TreatmentStarted } from './pet-creation-view.js';
 import { byId } from './dom.js';
 import type { KindViews } from './kind-view.js';
 import type { KnownWorkflow } from './known-workflows.js';
 import { PetCreationView } from './pet-creation-view.js';
 import { TraceView } from './trace-view.js';
+import { TreatmentView } from './treatment-view.js';
+import { WaitsPanel } from './waits-panel.js';
+import { isEndKind } from '../shared/stream-event.js';
 
 export type WorkflowViewOptions = {
   /** The stream watch's connection state, for the page header. */
@@ -20,6 +24,8 @@ export type WorkflowViewOptions = {
   readonly onFinished: () => void;
   /** An adoption was submitted from a pet card (the page opens it). */
   readonly onAdoption: (submitted: Submitted) => void;
+  /** A treatment was started from a pet card (the page opens it). */
+  readonly onTreatment: (started: TreatmentStarted) => void;
 };
 
 /**
@@ -31,6 +37,7 @@ export class WorkflowView {
   readonly #client: PetClient;
   readonly #options: WorkflowViewOptions;
   readonly #trace = new TraceView();
+  readonly #waits: WaitsPanel;
   readonly #views: KindViews;
   #abort: AbortController | null = null;
   #selected: KnownWorkflow | null = null;
@@ -38,9 +45,11 @@ export class WorkflowView {
   constructor(client: PetClient, options: WorkflowViewOptions) {
     this.#client = client;
     this.#options = options;
+    this.#waits = new WaitsPanel(client);
     this.#views = {
-      petCreation: new PetCreationView(client, options.onAdoption),
+      petCreation: new PetCreationView(client, options.onAdoption, options.onTreatment),
       adoption: new AdoptionView(client),
+      treatment: new TreatmentView(client),
     };
   }
 
@@ -69,6 +78,7 @@ export class WorkflowView {
     byId('overall').hidden = false;
     this.#overall(0);
     this.#trace.reset();
+    this.#waits.show(workflow);
   }
 
   /** Watches every stream of the workflow through its kind's view. */
@@ -88,7 +98,9 @@ export class WorkflowView {
       });
       for await (const event of watch) {
         view.render(event);
-        if (event.kind === 'finished') finished = event;
+        if (isEndKind(event.kind)) finished = event;
+        // A wait opened or ended shows in the stream: read the waits again.
+        else void this.#waits.refresh();
         // The end is the whole way, whatever each stage reached.
         this.#overall(finished ? 100 : view.progress);
       }
@@ -104,8 +116,12 @@ export class WorkflowView {
     }
     if (signal.aborted || !finished) return;
     this.#options.onStateChange('closed');
+    this.#waits.ended();
     const failed = view.failed(finished);
-    this.#status(failed ? 'Finished, with a failed step' : 'Finished', failed);
+    this.#status(
+      finished.kind === 'cancelled' ? 'Cancelled' : failed ? 'Finished, with a failed step' : 'Finished',
+      failed,
+    );
     this.#options.onFinished();
     await view.finished(workflow, signal);
   }

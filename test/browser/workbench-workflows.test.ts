@@ -29,6 +29,7 @@ const TEST_TIMEOUT_MS = 60_000;
 
 const buddy: PetInput = { name: 'Buddy', species: 'dog', ageMonths: 12 };
 const mia: PetInput = { name: 'Mia', species: 'cat', ageMonths: 30 };
+const max: PetInput = { name: 'Max', species: 'dog', ageMonths: 24, symptoms: ['coughing'] };
 
 const MODEL_PROFILE: Profile = {
   bio: 'Buddy is a bouncy one-year-old dog who greets everyone at the gate. He adores fetch, naps in the sun and is learning to walk nicely on a lead.',
@@ -72,6 +73,8 @@ async function createThroughForm(page: Page, pet: PetInput): Promise<void> {
   await page.getByLabel('Name').fill(pet.name);
   await page.getByLabel('Species').selectOption(pet.species);
   await page.getByLabel('Age (months)').fill(String(pet.ageMonths));
+  if (pet.symptoms)
+    await page.getByLabel('Symptoms (optional, comma-separated)').fill(pet.symptoms.join(', '));
   await page.getByRole('button', { name: 'Create pet' }).click();
 }
 
@@ -96,7 +99,7 @@ const waitForText = (page: Page, id: string, text: string) =>
   );
 
 /** The selected workflow's trace id, once the list marks it (an earlier rendering may mark the one before). */
-async function selectedTraceId(page: Page, kind: 'petCreation' | 'adoption'): Promise<string> {
+async function selectedTraceId(page: Page, kind: 'petCreation' | 'adoption' | 'treatment'): Promise<string> {
   const selected = page.locator(`.workflow[aria-current="true"][data-kind="${kind}"]`);
   await selected.waitFor(WAIT);
   return (await selected.getAttribute('data-trace-id')) ?? '';
@@ -381,6 +384,77 @@ describe('web workbench: workflows of every kind', () => {
 
       expect(problems).toHaveLength(1);
       expect(problems[0]).toMatch(REFUSED(409));
+      await page.close();
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    'treats an ill pet from its card: the wait shows what is awaited and from whom, the vet clears it, the pet is healthy; a second treatment is cancelled while it waits',
+    async () => {
+      await using ctx = await startTestApp();
+      const { page, problems } = await openPage(ctx.url);
+      await createThroughForm(page, max);
+      await waitForText(page, 'workflow-status', 'Finished');
+      expect(await page.locator(`.pet-card ${STATUS}`).textContent()).toBe('ill');
+      await page.getByRole('button', { name: 'Start treatment' }).click();
+      await waitForText(page, 'detail-title', 'Treatment of Max');
+      const traceId = await selectedTraceId(page, 'treatment');
+
+      const wait = page.locator('#waits-list .wait[data-name="vetClearance"][data-status="waiting"]');
+      await wait.waitFor(WAIT);
+      expect(await wait.textContent()).toMatch(
+        /^vetClearance awaited from the vet \(step VetClearance\), until .+: waiting/,
+      );
+      expect(await page.locator('#treatment-messages .msg').allTextContents()).toEqual([
+        'Treatment started for Max',
+        'Waiting for a vet to clear Max (awaited: vetClearance, from the vet)',
+      ]);
+      expect(await page.locator('#cancel-workflow').isVisible()).toBe(true);
+
+      await page.getByLabel('Note').fill('Lungs clear');
+      await page.getByRole('button', { name: 'Clear', exact: true }).click();
+      await waitForText(page, 'workflow-status', 'Finished');
+      await page.locator('#waits-list .wait[data-status="received"]').waitFor(WAIT);
+      expect(await page.locator('#waits-list .wait').textContent()).toContain(
+        'answered by the vet: {"cleared":true,"note":"Lungs clear"}',
+      );
+      const log = await storedLog(ctx, traceId);
+      expect(
+        await page.$$eval('#treatment-messages li', (items) =>
+          items.map((li) => li.getAttribute('data-event-id')),
+        ),
+      ).toEqual(log.map((event) => event.eventId));
+      expect(await page.locator('#treatment-messages .msg').allTextContents()).toEqual([
+        'Treatment started for Max',
+        'Waiting for a vet to clear Max (awaited: vetClearance, from the vet)',
+        'Vet cleared Max — “Lungs clear”',
+        'Treatment workflow finished for Max',
+      ]);
+      await page.locator(`#treatment-pet ${STATUS}`).waitFor(WAIT);
+      expect(await page.locator(`#treatment-pet ${STATUS}`).textContent()).toBe('healthy');
+      expect(await page.locator('#cancel-workflow').isHidden()).toBe(true);
+      // The trace shows the wait and the answer.
+      // (in the timeline, which is folded)
+      const inTimeline = (text: string) =>
+        page.locator('#timeline li', { hasText: text }).waitFor({ ...WAIT, state: 'attached' });
+      await inTimeline('VetClearance waits for vetClearance from vet');
+      await inTimeline('vetClearance received from vet: {"cleared":true,"note":"Lungs clear"}');
+
+      // Another ill pet, whose treatment is cancelled while it waits.
+      await createThroughForm(page, { ...max, name: 'Rex' });
+      await waitForText(page, 'detail-title', 'Workflow for Rex');
+      await waitForText(page, 'workflow-status', 'Finished');
+      await page.getByRole('button', { name: 'Start treatment' }).click();
+      await waitForText(page, 'detail-title', 'Treatment of Rex');
+      await page.locator('#waits-list .wait[data-status="waiting"]').waitFor(WAIT);
+      await page.getByRole('button', { name: 'Cancel workflow' }).click();
+      await waitForText(page, 'workflow-status', 'Cancelled');
+      await page.locator('#waits-list .wait[data-status="cancelled"]').waitFor(WAIT);
+      expect(await page.locator('#treatment-messages .msg').last().textContent()).toBe(
+        'Treatment workflow for Rex was cancelled',
+      );
+      expect(problems).toEqual([]);
       await page.close();
     },
     TEST_TIMEOUT_MS,
