@@ -12,8 +12,9 @@ import { petTopics } from '../../server/app/pet-shelter/pets/topics.js';
 import { defineStep } from '../../server/engine/index.js';
 import { aiEnrichmentStep } from '../../server/app/pet-shelter/pets/steps/ai-enrichment-step.js';
 import { collect } from '../support/async.js';
-import { buddy, enrichmentEvents } from '../support/pets.js';
+import { buddy, enrichmentEvents, max } from '../support/pets.js';
 import { startTestApp } from '../support/test-app.js';
+import { openWorkflowWatch } from '../support/workflow-watch.js';
 
 /** Waits for an event only the feeding step emits, and it is not running: this step never starts. */
 const neverStarted = defineStep({
@@ -58,6 +59,40 @@ describe('WORKFLOW_MAX_RUNTIME_MS', () => {
       true,
     );
     expect(ctx.app.engine.workflows.watchedCount).toBe(0);
+  });
+
+  test('time spent waiting for a person does not count: a waiting workflow is not stopped', async () => {
+    await using ctx = await startTestApp({
+      steps: [aiEnrichmentStep, neverStarted],
+      env: { STEP_TIMEOUT_MS: '100', WORKFLOW_MAX_RUNTIME_MS: '300', WORKFLOW_CHECK_INTERVAL_MS: '20' },
+    });
+    const { pets } = ctx.app.engine.services;
+    const ill = await pets.create(max);
+    await pets.update(ill.id, { status: 'ill' });
+    const treatment = await ctx.client.trpc.pets.treat.mutate({ petId: ill.id });
+    const watch = await openWorkflowWatch(ctx.url, 'ws', {
+      traceId: treatment.traceId,
+      token: treatment.streamToken,
+    });
+    await watch.received(2);
+    // A workflow started after it is stopped at its limit: the checks have run past the treatment's too.
+    const created = await ctx.client.pets.create.mutate(buddy);
+    await collect(ctx.client.watchPetCreation(created.traceId, created.streamToken));
+    expect((await ctx.app.engine.workflows.get(created.traceId))?.outcomes).toMatchObject({
+      NeverStarted: 'dead',
+    });
+    expect((await ctx.app.engine.workflows.get(treatment.traceId))?.finishedAt).toBeNull();
+    const [wait] = await ctx.app.engine.waits.list(treatment.traceId);
+    expect(wait?.status).toBe('waiting');
+
+    await ctx.client.trpc.pets.vetClearance.mutate({ petId: ill.id, cleared: true, note: 'Fine' });
+    expect((await watch.ended).events.at(-1)?.data).toEqual({
+      message: 'Treatment workflow finished for Max',
+      stage: 'finished',
+    });
+    expect((await ctx.app.engine.workflows.get(treatment.traceId))?.outcomes).toEqual({
+      VetClearance: 'succeeded',
+    });
   });
 
   test('must be above STEP_TIMEOUT_MS, so that one step attempt always fits', () => {

@@ -15,6 +15,31 @@ describe('loadConfig', () => {
     });
   });
 
+  test('how long waits for a person last: a week by default, from 1 ms to a year', () => {
+    expect(loadConfig({})).toMatchObject({
+      vetClearanceTimeoutMs: 604_800_000,
+      adoptionDecisionTimeoutMs: 604_800_000,
+    });
+    for (const name of ['VET_CLEARANCE_TIMEOUT_MS', 'ADOPTION_DECISION_TIMEOUT_MS']) {
+      expect(() => loadConfig({ [name]: '1' })).not.toThrow();
+      expect(() => loadConfig({ [name]: '31536000000' })).not.toThrow();
+      const problems = (value: string) => {
+        try {
+          loadConfig({ [name]: value });
+          return [];
+        } catch (error) {
+          return (error as ConfigError).problems;
+        }
+      };
+      expect(problems('0')).toEqual([`${name}: Too small: expected number to be >=1 (got "0")`]);
+      expect(problems('31536000001')).toEqual([
+        `${name}: Too big: expected number to be <=31536000000 (got "31536000001")`,
+      ]);
+      expect(problems('soon')).toHaveLength(1);
+    }
+    expect(loadConfig({ VET_CLEARANCE_TIMEOUT_MS: '60000' }).vetClearanceTimeoutMs).toBe(60_000);
+  });
+
   test('empty variables count as unset', () => {
     expect(loadConfig({ PORT: '', OPENAI_API_KEY: '' })).toMatchObject({
       port: 3000,

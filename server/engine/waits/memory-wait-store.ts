@@ -1,5 +1,6 @@
 import type { MemoryRetention } from '../backends/memory-retention.js';
 import {
+  byOpening,
   settledRecord,
   type OpenedWait,
   type WaitRecord,
@@ -35,7 +36,7 @@ export class MemoryWaitStore implements WaitStore {
   }
 
   async list(traceId: string): Promise<WaitRecord[]> {
-    return [...(this.#waits.get(traceId)?.values() ?? [])];
+    return [...(this.#waits.get(traceId)?.values() ?? [])].sort(byOpening);
   }
 
   async settle(
@@ -53,12 +54,11 @@ export class MemoryWaitStore implements WaitStore {
   }
 
   async due(now: number, limit: number): Promise<{ readonly traceId: string; readonly name: string }[]> {
-    const due: { traceId: string; name: string }[] = [];
-    for (const record of this.#waiting()) {
-      if (due.length >= limit) break;
-      if (Date.parse(record.deadline) <= now) due.push({ traceId: record.traceId, name: record.name });
-    }
-    return due;
+    return [...this.#waiting()]
+      .filter((record) => Date.parse(record.deadline) <= now)
+      .sort((a, b) => Date.parse(a.deadline) - Date.parse(b.deadline))
+      .slice(0, limit)
+      .map(({ traceId, name }) => ({ traceId, name }));
   }
 
   async nextDeadline(): Promise<number | null> {

@@ -5,6 +5,7 @@ import type { RedisKeys } from '../backends/redis/keys.js';
 import { whileReachable } from '../backends/redis/storage-unavailable.js';
 import { finishWaitsScript, openWaitScript, settleWaitScript } from './redis-wait-scripts.js';
 import {
+  byOpening,
   OpenedWaitSchema,
   settledRecord,
   WaitStatusSchema,
@@ -68,7 +69,7 @@ export class RedisWaitStore implements WaitStore {
       const status = fields[`st:${name}`];
       if (status) records.push(decode(json, status, fields[`r:${name}`] ?? null));
     }
-    return records.sort((a, b) => a.openedAt.localeCompare(b.openedAt) || a.name.localeCompare(b.name));
+    return records.sort(byOpening);
   }
 
   async settle(

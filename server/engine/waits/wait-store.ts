@@ -62,7 +62,7 @@ export interface WaitStore {
   list(traceId: string): Promise<WaitRecord[]>;
   /** Ends a waiting wait; null when it is unknown or no longer waiting (another settlement won). */
   settle(traceId: string, name: string, settlement: WaitSettlement, at: string): Promise<WaitRecord | null>;
-  /** Waits still waiting whose deadline is at or before `now` (ms), at most `limit` of them. */
+  /** Waits still waiting whose deadline is at or before `now` (ms), earliest first, at most `limit` of them. */
   due(now: number, limit: number): Promise<{ readonly traceId: string; readonly name: string }[]>;
   /** The earliest deadline of any wait still waiting (ms), or null. */
   nextDeadline(): Promise<number | null>;
@@ -79,4 +79,9 @@ export function settledRecord(record: WaitRecord, settlement: WaitSettlement, at
     by: settlement.status === 'received' ? settlement.by : null,
     settledAt: at,
   };
+}
+
+/** The order `list` gives: by opening time, then name. */
+export function byOpening(a: WaitRecord, b: WaitRecord): number {
+  return a.openedAt.localeCompare(b.openedAt) || a.name.localeCompare(b.name);
 }
