@@ -1,5 +1,5 @@
 import type { PetClient, WorkflowEvent } from '../client/create-client.js';
-import { byId, formatTime, h } from './dom.js';
+import { byId, formatTime, h, messageLine } from './dom.js';
 import type { KindView } from './kind-view.js';
 import type { KnownWorkflow } from './known-workflows.js';
 import { StageBars } from './stage-bars.js';
@@ -109,14 +109,7 @@ export class AdoptionView implements KindView<'adoption'> {
   }
 
   #append(event: Event, message: string, kind: string): void {
-    byId('adoption-messages').append(
-      h(
-        'li',
-        { class: `message message-${kind}`, 'data-item': event.itemId, 'data-event-id': event.eventId },
-        h('time', { datetime: event.time }, formatTime(event.time)),
-        h('span', { class: 'msg' }, message),
-      ),
-    );
+    byId('adoption-messages').append(messageLine(event, message, kind));
   }
 
   /** Each decision point is one item: a later event replaces its entry, in place. */

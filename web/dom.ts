@@ -28,3 +28,17 @@ export function byId<TElement extends HTMLElement = HTMLElement>(id: string): TE
 export function formatTime(iso: string): string {
   return new Date(iso).toLocaleTimeString(undefined, { hour12: false });
 }
+
+/** One line of a workflow's message list: when, and what, keyed by the event's item and id. */
+export function messageLine(
+  event: { readonly itemId: string; readonly eventId: string; readonly time: string },
+  message: string,
+  kind: string,
+): HTMLLIElement {
+  return h(
+    'li',
+    { class: `message message-${kind}`, 'data-item': event.itemId, 'data-event-id': event.eventId },
+    h('time', { datetime: event.time }, formatTime(event.time)),
+    h('span', { class: 'msg' }, message),
+  );
+}

@@ -2,7 +2,7 @@ import type { PetClient, WorkflowEvent } from '../client/create-client.js';
 import type { PetCreationStage } from '../shared/pet-creation.js';
 import { PROFILE_FIELDS, type Pet, type ProfileField } from '../shared/pet.js';
 import { adoptForm, type Submitted } from './adopt-form.js';
-import { byId, formatTime, h } from './dom.js';
+import { byId, h, messageLine } from './dom.js';
 import type { KindView } from './kind-view.js';
 import type { KnownWorkflow } from './known-workflows.js';
 import { petCard } from './pet-card.js';
@@ -147,14 +147,7 @@ export class PetCreationView implements KindView<'petCreation'> {
   }
 
   #append(event: Event, message: string, kind: string): void {
-    byId('messages').append(
-      h(
-        'li',
-        { class: `message message-${kind}`, 'data-item': event.itemId, 'data-event-id': event.eventId },
-        h('time', { datetime: event.time }, formatTime(event.time)),
-        h('span', { class: 'msg' }, message),
-      ),
-    );
+    byId('messages').append(messageLine(event, message, kind));
   }
 
   /** Each field is one item: a later event replaces its row, in place. */

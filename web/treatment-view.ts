@@ -1,9 +1,8 @@
-import type { WorkflowEvent } from '../client/create-client.js';
-import { byId, formatTime, h } from './dom.js';
+import type { PetClient, WorkflowEvent } from '../client/create-client.js';
+import { byId, messageLine } from './dom.js';
 import type { KindView } from './kind-view.js';
 import type { KnownWorkflow } from './known-workflows.js';
 import { petCard } from './pet-card.js';
-import type { PetClient } from '../client/create-client.js';
 
 type Event = WorkflowEvent<'treatment'>;
 type Stage = NonNullable<Event['data']>['stage'];
@@ -80,13 +79,6 @@ export class TreatmentView implements KindView<'treatment'> {
   }
 
   #append(event: Event, message: string, kind: string): void {
-    byId('treatment-messages').append(
-      h(
-        'li',
-        { class: `message message-${kind}`, 'data-item': event.itemId, 'data-event-id': event.eventId },
-        h('time', { datetime: event.time }, formatTime(event.time)),
-        h('span', { class: 'msg' }, message),
-      ),
-    );
+    byId('treatment-messages').append(messageLine(event, message, kind));
   }
 }

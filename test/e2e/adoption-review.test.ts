@@ -4,7 +4,6 @@
  * every transport, on memory and Redis; approve, reject, no decision in
  * time; the score bounds on both sides; refusals and bad input.
  */
-import { TRPCClientError } from '@trpc/client';
 import { afterAll, describe, expect, test } from 'vitest';
 
 import type { Home } from '../../server/app/pet-shelter/adoptions/schemas.js';
@@ -14,10 +13,11 @@ import {
   needsReview,
   REVIEW_SCORE,
 } from '../../server/app/pet-shelter/adoptions/score.js';
-import type { Pet, PetInput } from '../../shared/pet.js';
+import type { PetInput } from '../../shared/pet.js';
 import { expectExactlyOnceInOrder } from '../support/exactly-once.js';
 import { deleteKeys, randomKeyPrefix, TEST_REDIS_URL } from '../support/redis.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { finishedPet, refusal } from '../support/shelter.js';
+import { startTestApp } from '../support/test-app.js';
 import { openWorkflowWatch, TRANSPORTS, type OpenWorkflowWatch } from '../support/workflow-watch.js';
 
 const KEY = 'shelter-key-0123456789abcdef';
@@ -38,26 +38,11 @@ const row = (e: { stream: string; itemId: string; kind: string; data: unknown })
   e.data,
 ];
 
-async function finishedPet(ctx: TestApp, input: PetInput): Promise<Pet> {
-  const created = await ctx.client.pets.create.mutate(input);
-  await ctx.app.engine.workflows.onFinished(created.traceId);
-  return ctx.client.pets.get.query({ id: created.pet.id });
-}
-
 /** Resolves once the watch has an event of `itemId` (the wait's announcement, say). */
 async function seen(watch: OpenWorkflowWatch, itemId: string): Promise<void> {
   for (let count = 1; !watch.events.some((event) => event.itemId === itemId); count += 1) {
     await watch.received(count);
   }
-}
-
-async function refusal(call: Promise<unknown>): Promise<{ readonly code: string; readonly message: string }> {
-  const error: unknown = await call.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof TRPCClientError)) throw new Error(`expected a refusal, got ${String(error)}`);
-  return { code: (error.data as { code: string } | undefined)?.code ?? 'NONE', message: error.message };
 }
 
 const prefixes: string[] = [];

@@ -26,6 +26,7 @@ import { buddy, luna } from '../support/pets.js';
 import { openRawWatch, TRANSPORTS } from '../support/raw-watch.js';
 import { deleteKeys, randomKeyPrefix, TEST_REDIS_URL } from '../support/redis.js';
 import { captureLogger, testConfig } from '../support/test-config.js';
+import { finishedPet } from '../support/shelter.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 type AdoptionEvent = StreamEventOf<typeof adoptionWorkflow.streams>;
@@ -162,13 +163,6 @@ function expectAdoptionEvents(events: readonly AdoptionEvent[], expected: Expect
   expect(events.every((event) => event.groupId === traceId)).toBe(true);
   const ids = events.map((event) => event.eventId);
   expect(ids.every((id, i) => i === 0 || compareEventIds(id, ids[i - 1] ?? '0') > 0)).toBe(true);
-}
-
-/** A pet whose creation workflow has finished: healthy without symptoms, ill with some. */
-async function finishedPet(ctx: TestApp, input: PetInput): Promise<Pet> {
-  const created = await ctx.client.pets.create.mutate(input);
-  await ctx.app.engine.workflows.onFinished(created.traceId);
-  return ctx.client.pets.get.query({ id: created.pet.id });
 }
 
 /** The workflow's whole log as the server stored it. */

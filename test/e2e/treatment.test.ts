@@ -4,17 +4,16 @@
  * frames, tRPC's SSE, plain SSE), on memory and Redis; a wait that outlives
  * the instance that opened it; a wait that times out; refusals and bad input.
  */
-import { TRPCClientError } from '@trpc/client';
 import { afterAll, describe, expect, test } from 'vitest';
 
 import type { treatmentWorkflow } from '../../server/app/pet-shelter/treatments/workflow.js';
 import type { Engine, StreamEventOf } from '../../server/engine/index.js';
-import type { Pet, PetInput } from '../../shared/pet.js';
 import type { TraceEntry } from '../../shared/trace.js';
 import { expectExactlyOnceInOrder } from '../support/exactly-once.js';
 import { buddy, luna, max } from '../support/pets.js';
 import { deleteKeys, randomKeyPrefix, TEST_REDIS_URL } from '../support/redis.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { finishedPet, refusal } from '../support/shelter.js';
+import { startTestApp } from '../support/test-app.js';
 import { openWorkflowWatch, TRANSPORTS } from '../support/workflow-watch.js';
 
 type TreatmentEvent = StreamEventOf<typeof treatmentWorkflow.streams>;
@@ -26,17 +25,6 @@ const row = (event: { readonly itemId: string; readonly kind: string; readonly d
   event.kind,
   event.data,
 ];
-
-/** The error a client call was refused with: its code and message. */
-async function refusal(call: Promise<unknown>): Promise<{ readonly code: string; readonly message: string }> {
-  const error: unknown = await call.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof TRPCClientError)) throw new Error(`expected a refusal, got ${String(error)}`);
-  const data = error.data as { readonly code: string } | undefined;
-  return { code: data?.code ?? 'NONE', message: error.message };
-}
 
 const started = (name: string): Row => [
   'started',
@@ -58,13 +46,6 @@ const finished = (name: string): Row => [
   'finished',
   { message: `Treatment workflow finished for ${name}`, stage: 'finished' },
 ];
-
-/** A pet whose creation workflow has finished: ill with symptoms, healthy without. */
-async function finishedPet(ctx: TestApp, input: PetInput): Promise<Pet> {
-  const created = await ctx.client.pets.create.mutate(input);
-  await ctx.app.engine.workflows.onFinished(created.traceId);
-  return ctx.client.pets.get.query({ id: created.pet.id });
-}
 
 async function storedLog(engine: Engine, traceId: string): Promise<TreatmentEvent[]> {
   const { events } = await engine.backends.streamStorage.readAfter(traceId, null);
