@@ -178,15 +178,15 @@ export class WorkflowWatch<TEvent extends StreamEvent<unknown>> implements Async
   }
 
   #receive(event: TEvent): void {
-    // A `reset` carries the id it resumed from; anything else at or before
-    // the last delivered id was delivered already.
+    // A `reset` carries the id it resumed from, an `ephemeral` event the
+    // position already reached; anything else at or before the last
+    // delivered id was delivered already.
+    const positioned = event.kind !== 'reset' && event.kind !== 'ephemeral';
     const seen =
-      event.kind !== 'reset' &&
-      this.#lastEventId !== null &&
-      compareEventIds(event.eventId, this.#lastEventId) <= 0;
+      positioned && this.#lastEventId !== null && compareEventIds(event.eventId, this.#lastEventId) <= 0;
     if (seen) return;
     if (this.#state !== 'open') this.#opened();
-    this.#lastEventId = event.eventId;
+    if (positioned || event.kind === 'reset') this.#lastEventId = event.eventId;
     this.#queue.push(event);
     if (isEndKind(event.kind)) this.#end();
     this.#wake.resolve();

@@ -538,8 +538,8 @@ describe('WorkflowLogStorage on Redis: several instances', () => {
         .split('\n')
         .filter((line) => line.includes(` name=${name}:`));
       expect(clients.filter((line) => line.includes(`name=${name}:stream-reader`))).toHaveLength(1);
-      // commands, stream reader, bus: fixed, whatever the number of subscriptions.
-      expect(clients).toHaveLength(3);
+      // commands, stream reader, bus, subscriber: fixed, whatever the number of subscriptions.
+      expect(clients).toHaveLength(4);
     } finally {
       admin.disconnect();
     }

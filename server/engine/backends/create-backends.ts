@@ -22,6 +22,7 @@ import { MemoryWorkflowStore } from '../workflows/memory-store.js';
 import { RedisWorkflowStore } from '../workflows/redis-store.js';
 import type { WorkflowStore } from '../workflows/store.js';
 import { MemoryRetention } from './memory-retention.js';
+import { RedisChannels } from './redis/channels.js';
 import { RedisConnections } from './redis/connections.js';
 import { RedisKeys } from './redis/keys.js';
 import { StreamReader } from './redis/stream-reader.js';
@@ -73,6 +74,7 @@ function createRedisBackends(config: Config, url: string, topics: TopicRegistry,
   const streamStorage = new RedisWorkflowLogStorage({
     client: redis.commands,
     reader,
+    channels: new RedisChannels({ publisher: redis.commands, subscriber: redis.subscriber, log }),
     keys,
     historyLimit: config.streams.historyLimit,
     retentionMs: config.streams.retentionMs,

@@ -1,6 +1,7 @@
 import {
   isReplay,
   type AppendInput,
+  type EphemeralInput,
   type HistoryRead,
   type LiveListener,
   type StoredEvent,
@@ -33,7 +34,20 @@ export class ObservedStreamStorage implements WorkflowLogStorage {
   }
 
   async append(input: AppendInput): Promise<StoredEvent> {
-    const event = await this.#inner.append(input);
+    return this.#recorded(input, await this.#inner.append(input));
+  }
+
+  async appendIfCurrent(input: AppendInput, currentEventId: string | null): Promise<StoredEvent | null> {
+    const event = await this.#inner.appendIfCurrent(input, currentEventId);
+    return event && this.#recorded(input, event);
+  }
+
+  send(event: EphemeralInput): Promise<void> {
+    return this.#inner.send(event);
+  }
+
+  /** Counts and traces `event`, the answer to `input`, unless it stored nothing new. */
+  #recorded(input: AppendInput, event: StoredEvent): StoredEvent {
     // Only a keyed write can be a replay; storage tells one even when another instance wrote the first copy.
     if (input.idempotencyKey === undefined || (!isReplay(event) && this.#isNew(event))) {
       this.#stats.written(event.stream);

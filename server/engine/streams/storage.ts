@@ -20,6 +20,9 @@ export type AppendInput = {
   readonly idempotencyKey?: string | undefined;
 };
 
+/** An event pushed to live subscribers only (see WorkflowLogStorage.send). */
+export type EphemeralInput = Omit<StoredEvent, 'eventId' | 'kind'> & { readonly kind: 'ephemeral' };
+
 /** Events that an idempotent `append` returned without storing anything. */
 const replays = new WeakSet<StoredEvent>();
 
@@ -71,6 +74,19 @@ export type LiveListener = (event: StoredEvent) => void;
 export interface WorkflowLogStorage {
   /** Appends one event to the workflow's log, updates the item's value and notifies live listeners. */
   append(input: AppendInput): Promise<StoredEvent>;
+  /**
+   * As `append`, atomically, only while the item's current value is the
+   * event `currentEventId` (null: the item has none); otherwise stores
+   * nothing and returns null. An idempotency key already used returns its
+   * event whatever the item's value (a retried write is not redone).
+   */
+  appendIfCurrent(input: AppendInput, currentEventId: string | null): Promise<StoredEvent | null>;
+  /**
+   * Hands `event` to the live listeners of its workflow, on every instance,
+   * as an `ephemeral` event; nothing is stored. Its `eventId` is left to
+   * the fan-out (each subscriber's own position).
+   */
+  send(event: EphemeralInput): Promise<void>;
   /** Events of the workflow after `after` (all when null), oldest first, every stream; see HistoryRead. */
   readAfter(groupId: string, after: string | null): Promise<HistoryRead>;
   /** The current value of an item of one stream, as the event that set it. */
@@ -82,4 +98,10 @@ export interface WorkflowLogStorage {
   /** How many live listeners there are (for leak checks). */
   listenerCount(): number;
   close(): Promise<void>;
+}
+
+/** The answer of an append made without a condition: always an event (stored, or replayed). */
+export function stored(event: StoredEvent | null): StoredEvent {
+  if (event === null) throw new TypeError('An unconditional append stored nothing');
+  return event;
 }

@@ -8,7 +8,9 @@
  * resume point, each once and in order: a `reset` event first when part of
  * that history is gone, or when the resume point is unknown; the `finished`
  * event passes every stream filter and ends the subscription; a log that
- * disappears gives a `reset`, then StreamGroupLost. This is the only
+ * disappears gives a `reset`, then StreamGroupLost. Ephemeral events reach
+ * the subscribers that are live when they come, and are never replayed.
+ * This is the only
  * subscribe-then-replay of the engine: pulled subscriptions, pushed ones and
  * `onFinished` all go through it.
  */
@@ -118,6 +120,10 @@ export class WorkflowFanOut {
         for (const subscriber of subscribers) this.#lose(groupId, subscriber);
         return;
       }
+      if (event.kind === 'ephemeral') {
+        deliverEphemeral(subscribers, event);
+        return;
+      }
       for (const subscriber of subscribers) this.#onLive(subscriber, event);
     });
     const watched: Watched = { subscribers, unlisten };
@@ -222,6 +228,22 @@ export class WorkflowFanOut {
       for (const event of pending) if (!this.#deliverLive(subscriber, event)) return;
       return;
     }
+  }
+}
+
+/**
+ * An ephemeral event goes to the subscribers of its stream that are live
+ * now (not to one still reading history: it would come out of order), each
+ * with its own position as the id, so a resume after it loses nothing.
+ */
+function deliverEphemeral(subscribers: ReadonlySet<Subscriber>, event: StoredEvent): void {
+  let delivered = null as StoredEvent | null;
+  for (const subscriber of subscribers) {
+    if (subscriber.closed || subscriber.pending !== null || !subscriber.streams.has(event.stream)) continue;
+    const eventId = subscriber.last ?? '0';
+    // Subscribers at the same position share one object (serialised once).
+    if (delivered?.eventId !== eventId) delivered = { ...event, eventId };
+    subscriber.sink.event(delivered, true);
   }
 }
 
