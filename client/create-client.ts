@@ -100,7 +100,13 @@ export function createPetClient(options: PetClientOptions) {
     ],
   });
 
-  const reconnection = { restartOnDrop: transport === 'sse', retryDelayMs, closed: closed.signal };
+  const reconnection = {
+    restartOnDrop: transport === 'sse',
+    retryDelayMs,
+    closed: closed.signal,
+    refreshToken: (input: { readonly traceId: string; readonly token: string }) =>
+      trpc.workflows.refreshToken.mutate(input),
+  };
 
   return {
     /** The whole typed tRPC client. */

@@ -3,6 +3,7 @@ import {
   type AppendInput,
   type EphemeralInput,
   type HistoryRead,
+  type LatestRead,
   type LiveListener,
   type StoredEvent,
   type StoredKind,
@@ -69,6 +70,10 @@ export class ObservedStreamStorage implements WorkflowLogStorage {
 
   readAfter(groupId: string, after: string | null): Promise<HistoryRead> {
     return this.#inner.readAfter(groupId, after);
+  }
+
+  readLatest(groupId: string): Promise<LatestRead> {
+    return this.#inner.readLatest(groupId);
   }
 
   getItem(groupId: string, stream: string, itemId: string): Promise<StoredEvent | null> {

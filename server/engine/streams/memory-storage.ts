@@ -9,6 +9,7 @@ import {
   type AppendInput,
   type EphemeralInput,
   type HistoryRead,
+  type LatestRead,
   type LiveListener,
   type StoredEvent,
   type WorkflowLogStorage,
@@ -142,6 +143,13 @@ export class MemoryWorkflowLogStorage implements WorkflowLogStorage {
     const reset =
       log.trimmedThrough !== null && (after === null || compareEventIds(after, log.trimmedThrough) < 0);
     return { events: [...events], reset };
+  }
+
+  async readLatest(groupId: string): Promise<LatestRead> {
+    const log = this.#logs.get(groupId);
+    if (!log) return { events: [], position: null, end: null };
+    const events = [...log.items.values()].sort((a, b) => compareEventIds(a.eventId, b.eventId));
+    return { events, position: log.seq === 0 ? null : String(log.seq), end: log.finished?.event ?? null };
   }
 
   async getItem(groupId: string, stream: string, itemId: string): Promise<StoredEvent | null> {

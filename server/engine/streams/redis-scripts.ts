@@ -107,3 +107,18 @@ for from = 1, #ids, 1000 do
 end
 return events
 `);
+
+/**
+ * A workflow's current state in one consistent read: every item's current
+ * value (all streams), the id of the log's newest event, and its last
+ * event (`finished` or `cancelled`) once it has ended.
+ *
+ * KEYS: items, meta, log. Returns { values as JSON, last id or '', the
+ * end entry as XRANGE gives it (empty when none) }.
+ */
+export const readLatestScript = new RedisScript(`
+local finished = redis.call('HGET', KEYS[2], 'finished') or ''
+local ending = {}
+if string.find(finished, '-', 1, true) then ending = redis.call('XRANGE', KEYS[3], finished, finished) end
+return {redis.call('HVALS', KEYS[1]), redis.call('HGET', KEYS[2], 'last') or '', ending}
+`);

@@ -7,13 +7,14 @@ import type { RedisKeys } from '../backends/redis/keys.js';
 import { whileReachable } from '../backends/redis/storage-unavailable.js';
 import { parseEntries, type StreamEntry, type StreamReader } from '../backends/redis/stream-reader.js';
 import { groupLostEvent } from './group-lost.js';
-import { appendEventScript, readAfterScript, readGroupScript } from './redis-scripts.js';
+import { appendEventScript, readAfterScript, readGroupScript, readLatestScript } from './redis-scripts.js';
 import {
   replayed,
   stored,
   type AppendInput,
   type EphemeralInput,
   type HistoryRead,
+  type LatestRead,
   type LiveListener,
   type StoredEvent,
   type WorkflowLogStorage,
@@ -153,6 +154,17 @@ export class RedisWorkflowLogStorage implements WorkflowLogStorage {
     const trimmedThrough = previous === undefined || previous === '' ? null : previous;
     const reset = trimmedThrough !== null && (after === null || compareEventIds(after, trimmedThrough) < 0);
     return { events, reset };
+  }
+
+  async readLatest(groupId: string): Promise<LatestRead> {
+    const { items, meta, log } = this.#keys.workflowLog(groupId);
+    const reply = await whileReachable(() => readLatestScript.run(this.#client, [items, meta, log], []));
+    const [values, last, ending] = Array.isArray(reply) ? (reply as unknown[]) : [];
+    const events = (Array.isArray(values) ? values.map(parseStoredEvent) : []).sort((a, b) =>
+      compareEventIds(a.eventId, b.eventId),
+    );
+    const [end] = parseEntries(ending).map(eventFromEntry);
+    return { events, position: typeof last === 'string' && last !== '' ? last : null, end: end ?? null };
   }
 
   async getItem(groupId: string, stream: string, itemId: string): Promise<StoredEvent | null> {

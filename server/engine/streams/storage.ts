@@ -56,6 +56,16 @@ export type HistoryRead = {
   readonly ended?: boolean;
 };
 
+/** A workflow's current state rather than its history (for latest-only subscribers). */
+export type LatestRead = {
+  /** The current value of every item of every stream, as the events that set them, in log order. */
+  readonly events: readonly StoredEvent[];
+  /** The id of the log's newest event when they were read: what follows it is live (null: an empty or unknown log). */
+  readonly position: string | null;
+  /** The workflow's last event (`finished` or `cancelled`), once it has ended. */
+  readonly end: StoredEvent | null;
+};
+
 /**
  * Called with each live event of a workflow's log. A `reset` event (never
  * appended) says the log is gone while it was being listened to (evicted,
@@ -89,6 +99,8 @@ export interface WorkflowLogStorage {
   send(event: EphemeralInput): Promise<void>;
   /** Events of the workflow after `after` (all when null), oldest first, every stream; see HistoryRead. */
   readAfter(groupId: string, after: string | null): Promise<HistoryRead>;
+  /** Every item's current value and the log position they reflect, in one consistent read; see LatestRead. */
+  readLatest(groupId: string): Promise<LatestRead>;
   /** The current value of an item of one stream, as the event that set it. */
   getItem(groupId: string, stream: string, itemId: string): Promise<StoredEvent | null>;
   /** Current values of every item of one stream of the workflow, in the order they were first set. */
