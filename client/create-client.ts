@@ -113,6 +113,8 @@ export function createPetClient(options: PetClientOptions) {
     trpc,
     pets: trpc.pets,
     petCreation: trpc.petCreation,
+    /** Any workflow, by its token: `cancel`, `refreshToken` (a watch refreshes by itself), `onUpdate`. */
+    workflows: trpc.workflows,
     transport,
     /**
      * The live events of one workflow, as an async iterable that reconnects

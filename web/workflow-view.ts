@@ -12,6 +12,7 @@ import type { KindViews } from './kind-view.js';
 import type { KnownWorkflow } from './known-workflows.js';
 import { PetCreationView } from './pet-creation-view.js';
 import { TraceView } from './trace-view.js';
+import { isEndKind } from '../shared/stream-event.js';
 
 export type WorkflowViewOptions = {
   /** The stream watch's connection state, for the page header. */
@@ -88,7 +89,7 @@ export class WorkflowView {
       });
       for await (const event of watch) {
         view.render(event);
-        if (event.kind === 'finished') finished = event;
+        if (isEndKind(event.kind)) finished = event;
         // The end is the whole way, whatever each stage reached.
         this.#overall(finished ? 100 : view.progress);
       }
@@ -104,6 +105,11 @@ export class WorkflowView {
     }
     if (signal.aborted || !finished) return;
     this.#options.onStateChange('closed');
+    if (finished.kind === 'cancelled') {
+      this.#status('Cancelled');
+      this.#options.onFinished();
+      return;
+    }
     const failed = view.failed(finished);
     this.#status(failed ? 'Finished, with a failed step' : 'Finished', failed);
     this.#options.onFinished();
