@@ -132,6 +132,13 @@ const append = (
     data: { n },
     idempotencyKey: extra.idempotencyKey,
   });
+/** The workflow's last event, on `stream`. */
+const appendEnd = (
+  storage: WorkflowLogStorage,
+  groupId: string,
+  n: number,
+  { kind = 'finished', stream = STREAM }: { kind?: 'finished' | 'cancelled'; stream?: string } = {},
+) => storage.append({ stream, groupId, itemId: 'workflow', kind, data: { n } });
 const numbers = (events: readonly StoredEvent[]) => events.map((e) => (e.data as { n: number }).n);
 
 function expectIncreasingIds(events: readonly StoredEvent[]): void {
@@ -239,13 +246,7 @@ describe.each(implementations)('WorkflowLogStorage contract: $name', ({ create, 
     const [storage] = create();
     const group = newGroup();
     await append(storage, group, 1, { stream: 'a' });
-    const finished = await storage.append({
-      stream: 'b',
-      groupId: group,
-      itemId: 'workflow',
-      kind: 'finished',
-      data: { n: 2 },
-    });
+    const finished = await appendEnd(storage, group, 2, { stream: 'b' });
     expect(finished.stream).toBe('b');
     expect(await storage.readAfter(group, finished.eventId)).toEqual({
       events: [],
@@ -322,13 +323,7 @@ describe.each(implementations)('WorkflowLogStorage contract: $name', ({ create, 
     expect(await storage.readLatest(group)).toEqual({ events: [b, a2], position: gone.eventId, end: null });
     expect(a1.eventId).not.toBe(a2.eventId);
     expect(c.itemId).toBe('c');
-    const end = await storage.append({
-      stream: STREAM,
-      groupId: group,
-      itemId: 'workflow',
-      kind: 'finished',
-      data: { n: 5 },
-    });
+    const end = await appendEnd(storage, group, 5);
     expect(await storage.readLatest(group)).toEqual({ events: [b, a2], position: end.eventId, end });
   });
 
@@ -455,13 +450,7 @@ describe.each(implementations)('WorkflowLogStorage contract: $name', ({ create, 
     const [storage] = create();
     const group = newGroup();
     const first = await append(storage, group, 1);
-    const finished = await storage.append({
-      stream: STREAM,
-      groupId: group,
-      itemId: 'workflow',
-      kind: 'finished',
-      data: { n: 2 },
-    });
+    const finished = await appendEnd(storage, group, 2);
     expect(await storage.readAfter(group, first.eventId)).toEqual({
       events: [finished],
       reset: false,
