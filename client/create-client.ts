@@ -100,13 +100,21 @@ export function createPetClient(options: PetClientOptions) {
     ],
   });
 
-  const reconnection = { restartOnDrop: transport === 'sse', retryDelayMs, closed: closed.signal };
+  const reconnection = {
+    restartOnDrop: transport === 'sse',
+    retryDelayMs,
+    closed: closed.signal,
+    refreshToken: (input: { readonly traceId: string; readonly token: string }) =>
+      trpc.workflows.refreshToken.mutate(input),
+  };
 
   return {
     /** The whole typed tRPC client. */
     trpc,
     pets: trpc.pets,
     petCreation: trpc.petCreation,
+    /** Any workflow, by its token: `cancel`, `refreshToken` (a watch refreshes by itself), `onUpdate`. */
+    workflows: trpc.workflows,
     transport,
     /**
      * The live events of one workflow, as an async iterable that reconnects

@@ -1,5 +1,6 @@
 import { createDeferred, type Deferred } from '../shared/deferred.js';
 import { compareEventIds, isEndKind, type StreamEvent } from '../shared/stream-event.js';
+import { streamTokenExpiry } from '../shared/stream-token.js';
 import { errorData, terminalCode, WatchError } from './watch-error.js';
 
 /**
@@ -30,6 +31,14 @@ export type WatchOptions = {
    * `WatchError` of code `UNREACHABLE`. @default Infinity
    */
   readonly maxRetries?: number;
+  /**
+   * `latest`: start from each item's current value instead of the whole
+   * history (without `lastEventId`; a resume always continues after the
+   * last event). @default 'start'
+   */
+  readonly from?: 'start' | 'latest';
+  /** Called with each new token the watch got by refreshing its own (keep it to watch again later). */
+  readonly onTokenRefresh?: (token: string) => void;
 };
 
 /** What the watch hands a subscription's callbacks (a subset of tRPC's subscription observer). */
@@ -46,9 +55,20 @@ export type WatchCallbacks<TEvent> = {
 
 /** Starts one subscription of the workflow's events (a tRPC `subscribe` with the watch's input). */
 export type WatchSubscribe<TEvent> = (
-  input: { readonly traceId: string; readonly token: string; readonly lastEventId: string | null },
+  input: {
+    readonly traceId: string;
+    readonly token: string;
+    readonly lastEventId: string | null;
+    readonly from?: 'start' | 'latest';
+  },
   callbacks: WatchCallbacks<TEvent>,
 ) => Unsubscribable;
+
+/** Exchanges a valid token for a new one of the same workflow (`workflows.refreshToken`). */
+export type RefreshToken = (input: {
+  readonly traceId: string;
+  readonly token: string;
+}) => Promise<{ readonly token: string }>;
 
 /** How the watch reaches the server; made by `createPetClient`. */
 export type WatchTransport<TEvent> = {
@@ -64,7 +84,14 @@ export type WatchTransport<TEvent> = {
   readonly retryDelayMs: (attempt: number) => number;
   /** Aborted when the client is closed: every watch ends. */
   readonly closed: AbortSignal;
+  /** When given, the watch refreshes its token before it expires (see WorkflowWatch). */
+  readonly refreshToken?: RefreshToken;
 };
+
+/** Share of a token's remaining life after which it is refreshed. */
+const REFRESH_AT = 0.75;
+/** Refreshes are this far apart at least, whatever the clocks say. */
+const MIN_REFRESH_DELAY_MS = 250;
 
 export type Unsubscribable = { unsubscribe(): void };
 
@@ -73,12 +100,21 @@ export type Unsubscribable = { unsubscribe(): void };
  * connection loss: it resubscribes with the id of the last event it
  * delivered, and drops anything at or before that id, so the sequence has no
  * gap and no duplicate whatever the link does. It ends after the workflow's
- * finished event, and throws a `WatchError` for answers a retry cannot change.
+ * last event (`finished` or `cancelled`), and throws a `WatchError` for
+ * answers a retry cannot change.
+ *
+ * With a `refreshToken` transport it keeps its token valid: when three
+ * quarters of the token's remaining life have passed, it asks for a new
+ * one, and resubscribes with it from its last event (over WebSocket, whose
+ * client would otherwise reconnect with the token it started with), so a
+ * reconnect after the first token expired still opens the workflow.
  */
 export class WorkflowWatch<TEvent extends StreamEvent<unknown>> implements AsyncIterable<TEvent> {
   readonly #transport: WatchTransport<TEvent>;
   readonly #traceId: string;
-  readonly #token: string;
+  #token: string;
+  #refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  #refreshFailures = 0;
   readonly #options: WatchOptions;
   readonly #maxRetries: number;
 
@@ -113,6 +149,11 @@ export class WorkflowWatch<TEvent extends StreamEvent<unknown>> implements Async
     return this.#state;
   }
 
+  /** The token the watch uses now: the one it was given, or the newest it refreshed it to. */
+  get token(): string {
+    return this.#token;
+  }
+
   /** The id of the last event delivered: pass it as `lastEventId` to resume later. */
   get lastEventId(): string | null {
     return this.#lastEventId;
@@ -128,6 +169,7 @@ export class WorkflowWatch<TEvent extends StreamEvent<unknown>> implements Async
       if (signals.some((signal) => signal.aborted)) return;
       this.#setState('connecting', null);
       this.#connect();
+      this.#scheduleRefresh();
       for (;;) {
         const next = this.#queue.shift();
         if (next) {
@@ -151,7 +193,12 @@ export class WorkflowWatch<TEvent extends StreamEvent<unknown>> implements Async
     const attempt = ++this.#attempt;
     const current = () => attempt === this.#attempt && !this.#ended;
     const subscription = this.#transport.subscribe(
-      { traceId: this.#traceId, token: this.#token, lastEventId: this.#lastEventId },
+      {
+        traceId: this.#traceId,
+        token: this.#token,
+        lastEventId: this.#lastEventId,
+        ...(this.#options.from === undefined ? {} : { from: this.#options.from }),
+      },
       {
         onStarted: () => {
           if (current()) this.#opened();
@@ -178,15 +225,15 @@ export class WorkflowWatch<TEvent extends StreamEvent<unknown>> implements Async
   }
 
   #receive(event: TEvent): void {
-    // A `reset` carries the id it resumed from; anything else at or before
-    // the last delivered id was delivered already.
+    // A `reset` carries the id it resumed from, an `ephemeral` event the
+    // position already reached; anything else at or before the last
+    // delivered id was delivered already.
+    const positioned = event.kind !== 'reset' && event.kind !== 'ephemeral';
     const seen =
-      event.kind !== 'reset' &&
-      this.#lastEventId !== null &&
-      compareEventIds(event.eventId, this.#lastEventId) <= 0;
+      positioned && this.#lastEventId !== null && compareEventIds(event.eventId, this.#lastEventId) <= 0;
     if (seen) return;
     if (this.#state !== 'open') this.#opened();
-    this.#lastEventId = event.eventId;
+    if (positioned || event.kind === 'reset') this.#lastEventId = event.eventId;
     this.#queue.push(event);
     if (isEndKind(event.kind)) this.#end();
     this.#wake.resolve();
@@ -258,6 +305,43 @@ export class WorkflowWatch<TEvent extends StreamEvent<unknown>> implements Async
     this.#ended = true;
     this.#stopSubscription();
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#refreshTimer);
+  }
+
+  /** Plans the next refresh of the current token, if the transport can refresh and the token tells its expiry. */
+  #scheduleRefresh(): void {
+    const expiresAt = streamTokenExpiry(this.#token);
+    if (!this.#transport.refreshToken || expiresAt === null || this.#ended) return;
+    const delay = Math.max(MIN_REFRESH_DELAY_MS, (expiresAt - Date.now()) * REFRESH_AT);
+    clearTimeout(this.#refreshTimer);
+    this.#refreshTimer = setTimeout(() => void this.#refresh(expiresAt), delay);
+  }
+
+  async #refresh(expiresAt: number): Promise<void> {
+    const refresh = this.#transport.refreshToken;
+    if (!refresh || this.#ended) return;
+    let token: string;
+    try {
+      ({ token } = await refresh({ traceId: this.#traceId, token: this.#token }));
+    } catch (error) {
+      // Tried again while the token lasts; a refusal (the workflow is gone) ends the refreshing.
+      this.#refreshFailures += 1;
+      const retryAt = Date.now() + this.#transport.retryDelayMs(this.#refreshFailures - 1);
+      if (terminalCode(error) === null && retryAt < expiresAt && !this.#ended) {
+        this.#refreshTimer = setTimeout(() => void this.#refresh(expiresAt), retryAt - Date.now());
+      }
+      return;
+    }
+    if (this.#ended) return;
+    this.#refreshFailures = 0;
+    this.#token = token;
+    this.#options.onTokenRefresh?.(token);
+    // The WebSocket client resubscribes with the input it was given: give it the new token now.
+    if (!this.#transport.restartOnDrop && this.#subscription) {
+      this.#stopSubscription();
+      this.#connect();
+    }
+    this.#scheduleRefresh();
   }
 
   #stopSubscription(): void {

@@ -99,8 +99,8 @@ export class WorkflowView {
       for await (const event of watch) {
         view.render(event);
         if (isEndKind(event.kind)) finished = event;
-        // A wait opened or ended shows in the stream: read the waits again.
-        else void this.#waits.refresh();
+        // A wait opened or ended shows in the stream (a stored write): read the waits again.
+        else if (event.kind === 'set') void this.#waits.refresh();
         // The end is the whole way, whatever each stage reached.
         this.#overall(finished ? 100 : view.progress);
       }
@@ -117,11 +117,13 @@ export class WorkflowView {
     if (signal.aborted || !finished) return;
     this.#options.onStateChange('closed');
     this.#waits.ended();
+    if (finished.kind === 'cancelled') {
+      this.#status('Cancelled');
+      this.#options.onFinished();
+      return;
+    }
     const failed = view.failed(finished);
-    this.#status(
-      finished.kind === 'cancelled' ? 'Cancelled' : failed ? 'Finished, with a failed step' : 'Finished',
-      failed,
-    );
+    this.#status(failed ? 'Finished, with a failed step' : 'Finished', failed);
     this.#options.onFinished();
     await view.finished(workflow, signal);
   }

@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { createDeferred } from '../../shared/deferred.js';
 import { compareEventIds } from '../../shared/stream-event.js';
 import { defineStream } from '../../server/engine/streams/define-stream.js';
+import { RedisChannels } from '../../server/engine/backends/redis/channels.js';
 import { StreamReader } from '../../server/engine/backends/redis/stream-reader.js';
 import { MemoryRetention } from '../../server/engine/backends/memory-retention.js';
 import { MemoryWorkflowLogStorage } from '../../server/engine/streams/memory-storage.js';
@@ -53,6 +54,11 @@ function redisStorage(options: StorageOptions, name?: string): RedisWorkflowLogS
   const storage = new RedisWorkflowLogStorage({
     client: connections.commands,
     reader,
+    channels: new RedisChannels({
+      publisher: connections.commands,
+      subscriber: connections.subscriber,
+      log: silentLogger(),
+    }),
     keys: redis.keys,
     ...options,
   });
@@ -126,6 +132,13 @@ const append = (
     data: { n },
     idempotencyKey: extra.idempotencyKey,
   });
+/** The workflow's last event, on `stream`. */
+const appendEnd = (
+  storage: WorkflowLogStorage,
+  groupId: string,
+  n: number,
+  { kind = 'finished', stream = STREAM }: { kind?: 'finished' | 'cancelled'; stream?: string } = {},
+) => storage.append({ stream, groupId, itemId: 'workflow', kind, data: { n } });
 const numbers = (events: readonly StoredEvent[]) => events.map((e) => (e.data as { n: number }).n);
 
 function expectIncreasingIds(events: readonly StoredEvent[]): void {
@@ -233,19 +246,118 @@ describe.each(implementations)('WorkflowLogStorage contract: $name', ({ create, 
     const [storage] = create();
     const group = newGroup();
     await append(storage, group, 1, { stream: 'a' });
-    const finished = await storage.append({
-      stream: 'b',
-      groupId: group,
-      itemId: 'workflow',
-      kind: 'finished',
-      data: { n: 2 },
-    });
+    const finished = await appendEnd(storage, group, 2, { stream: 'b' });
     expect(finished.stream).toBe('b');
     expect(await storage.readAfter(group, finished.eventId)).toEqual({
       events: [],
       reset: false,
       ended: true,
     });
+  });
+
+  test('a cancelled event ends the log as a finished one does; no other last event is stored after it', async () => {
+    const [storage] = create();
+    const group = newGroup();
+    await append(storage, group, 1);
+    const end = {
+      stream: STREAM,
+      groupId: group,
+      itemId: 'workflow',
+      data: { n: 2 },
+      idempotencyKey: 'finished',
+    };
+    const cancelled = await storage.append({ ...end, kind: 'cancelled' });
+    const finished = await storage.append({ ...end, kind: 'finished', data: { n: 3 } });
+    expect(finished).toEqual(cancelled);
+    expect(await storage.readAfter(group, cancelled.eventId)).toEqual({
+      events: [],
+      reset: false,
+      ended: true,
+    });
+    expect((await storage.readAfter(group, null)).events.map((event) => event.kind)).toEqual([
+      'set',
+      'cancelled',
+    ]);
+    expect((await storage.readLatest(group)).end).toEqual(cancelled);
+  });
+
+  test('appendIfCurrent stores only while the item has the value it names; a used key returns its event whatever the value', async () => {
+    const [storage, other] = create();
+    const group = newGroup();
+    const write = (n: number, key?: string) => ({
+      stream: STREAM,
+      groupId: group,
+      itemId: 'counter',
+      kind: 'set' as const,
+      data: { n },
+      idempotencyKey: key,
+    });
+    const first = await storage.appendIfCurrent(write(1), null);
+    expect(first?.data).toEqual({ n: 1 });
+    // Not absent any more, and not the value named: nothing stored.
+    expect(await other.appendIfCurrent(write(2), null)).toBeNull();
+    expect(await other.appendIfCurrent(write(2), next(first?.eventId ?? '0'))).toBeNull();
+    const second = await other.appendIfCurrent(write(2, 'k'), first?.eventId ?? null);
+    expect(second?.data).toEqual({ n: 2 });
+    // The same key again, naming a value the item no longer has: the first write's event, nothing new.
+    expect(await storage.appendIfCurrent(write(9, 'k'), first?.eventId ?? null)).toEqual(second);
+    expect(numbers((await storage.readAfter(group, null)).events)).toEqual([1, 2]);
+    expect((await storage.getItem(group, STREAM, 'counter'))?.eventId).toBe(second?.eventId);
+  });
+
+  test('readLatest: every current value in log order, the position they reflect, the last event once ended', async () => {
+    const [storage] = create();
+    const group = newGroup();
+    expect(await storage.readLatest(group)).toEqual({ events: [], position: null, end: null });
+    const a1 = await append(storage, group, 1, { itemId: 'a' });
+    const b = await append(storage, group, 2, { itemId: 'b', stream: 'other' });
+    const c = await append(storage, group, 3, { itemId: 'c' });
+    const a2 = await append(storage, group, 4, { itemId: 'a' });
+    const gone = await storage.append({
+      stream: STREAM,
+      groupId: group,
+      itemId: 'c',
+      kind: 'delete',
+      data: null,
+    });
+    expect(await storage.readLatest(group)).toEqual({ events: [b, a2], position: gone.eventId, end: null });
+    expect(a1.eventId).not.toBe(a2.eventId);
+    expect(c.itemId).toBe('c');
+    const end = await appendEnd(storage, group, 5);
+    expect(await storage.readLatest(group)).toEqual({ events: [b, a2], position: end.eventId, end });
+  });
+
+  test('send reaches the listeners of the group, on every instance, and stores nothing', async () => {
+    const [reader, writer] = create();
+    const group = newGroup();
+    const stored = await append(writer, group, 1);
+    const heard: StoredEvent[] = [];
+    const came = createDeferred<void>();
+    const unlisten = reader.listen(group, (event) => {
+      heard.push(event);
+      if (event.kind === 'ephemeral') came.resolve();
+    });
+    const sent = {
+      stream: STREAM,
+      groupId: group,
+      itemId: 'draft',
+      kind: 'ephemeral',
+      data: { n: 2 },
+      time: new Date().toISOString(),
+    } as const;
+    // A subscription made on another connection may take a moment: send until one is heard.
+    await vi.waitFor(
+      async () => {
+        await writer.send(sent);
+        expect(heard.length).toBeGreaterThan(0);
+      },
+      { timeout: 5000, interval: 20 },
+    );
+    await came.promise;
+    unlisten();
+    expect(heard[0]).toEqual({ ...sent, eventId: '' });
+    expect((await reader.readAfter(group, null)).events).toEqual([stored]);
+    expect(await reader.getItem(group, STREAM, 'draft')).toBeNull();
   });
 
   test("an idempotency key is the workflow's, whatever the stream: a repeat on another stream stores nothing", async () => {
@@ -338,13 +450,7 @@ describe.each(implementations)('WorkflowLogStorage contract: $name', ({ create, 
     const [storage] = create();
     const group = newGroup();
     const first = await append(storage, group, 1);
-    const finished = await storage.append({
-      stream: STREAM,
-      groupId: group,
-      itemId: 'workflow',
-      kind: 'finished',
-      data: { n: 2 },
-    });
+    const finished = await appendEnd(storage, group, 2);
     expect(await storage.readAfter(group, first.eventId)).toEqual({
       events: [finished],
       reset: false,
@@ -538,8 +644,8 @@ describe('WorkflowLogStorage on Redis: several instances', () => {
         .split('\n')
         .filter((line) => line.includes(` name=${name}:`));
       expect(clients.filter((line) => line.includes(`name=${name}:stream-reader`))).toHaveLength(1);
-      // commands, stream reader, bus: fixed, whatever the number of subscriptions.
-      expect(clients).toHaveLength(3);
+      // commands, stream reader, bus, subscriber: fixed, whatever the number of subscriptions.
+      expect(clients).toHaveLength(4);
     } finally {
       admin.disconnect();
     }

@@ -16,20 +16,17 @@ import { rejection } from '../support/errors.js';
 import { expectExactlyOnceInOrder } from '../support/exactly-once.js';
 import { gatedSteps, stepsWaitingForAbort } from '../support/gated-steps.js';
 import { buddy, max } from '../support/pets.js';
-import { deleteKeys, randomKeyPrefix, TEST_REDIS_URL } from '../support/redis.js';
+import { bothBackends, deleteKeys, randomKeyPrefix, TEST_REDIS_URL } from '../support/redis.js';
+import { storedLog } from '../support/stored.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { openWorkflowWatch, TRANSPORTS, watchWorkflow } from '../support/workflow-watch.js';
 
 const prefix = randomKeyPrefix();
 afterAll(() => deleteKeys(prefix));
 
-const backends = [
-  { name: 'memory', env: {} },
-  { name: 'redis', env: { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix } },
-] as const;
+const backends = bothBackends(prefix);
 
-const stored = async (ctx: TestApp, traceId: string) =>
-  (await ctx.app.engine.backends.streamStorage.readAfter(traceId, null)).events;
+const stored = (ctx: TestApp, traceId: string) => storedLog(ctx.app.engine, traceId);
 
 const feedingDone = (ctx: TestApp, traceId: string) =>
   ctx.waitForLog((line) => line.traceId === traceId && line.msg === '✅ Next feeding reminder set');

@@ -115,3 +115,11 @@ export async function storedEvents(
     await fixture.disconnect();
   }
 }
+
+/** The two backends a behaviour is tested on: memory, and the real Redis under `prefix`. */
+export function bothBackends(prefix: string) {
+  return [
+    { name: 'memory', env: {} },
+    { name: 'redis', env: { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix } },
+  ] as const;
+}

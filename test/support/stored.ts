@@ -16,3 +16,8 @@ export async function storedNow(engine: Engine, traceId: string): Promise<PetCre
   // The stream's schema checked their data when they were written.
   return events.filter((event) => event.stream === petCreationStream.name) as PetCreationEvent[];
 }
+
+/** A workflow's whole log as stored now (every stream), read from the storage itself. */
+export async function storedLog(engine: Engine, traceId: string) {
+  return (await engine.backends.streamStorage.readAfter(traceId, null)).events;
+}

@@ -33,6 +33,8 @@ export type WorkflowWatchRequest = {
   readonly lastEventId?: string;
   /** Sent as given (all of the workflow's streams when absent). */
   readonly streams?: readonly string[];
+  /** Sent as given: `latest` for current values instead of the history. */
+  readonly from?: 'start' | 'latest';
   /**
    * tRPC's SSE only: send `lastEventId` in the input (as tRPC's client does)
    * or as the `Last-Event-ID` header (as an EventSource reconnecting does).
@@ -96,6 +98,7 @@ function procedureInput(request: WorkflowWatchRequest, withLastEventId: boolean)
     traceId: request.traceId,
     token: request.token,
     ...(request.streams === undefined ? {} : { streams: request.streams }),
+    ...(request.from === undefined ? {} : { from: request.from }),
     ...(withLastEventId && request.lastEventId !== undefined ? { lastEventId: request.lastEventId } : {}),
   };
 }
@@ -175,6 +178,7 @@ async function trpcSseWatch(baseUrl: string, request: WorkflowWatchRequest): Pro
 async function sseWatch(baseUrl: string, request: WorkflowWatchRequest): Promise<OpenWorkflowWatch> {
   const query = new URLSearchParams({ token: request.token });
   if (request.streams !== undefined) query.set('streams', request.streams.join(','));
+  if (request.from !== undefined) query.set('from', request.from);
   const response = await get(
     `${baseUrl}/workflows/${request.traceId}/events?${query.toString()}`,
     request.lastEventId === undefined ? {} : { 'Last-Event-ID': request.lastEventId },

@@ -25,6 +25,7 @@ import { MemoryWaitStore } from '../waits/memory-wait-store.js';
 import { RedisWaitStore } from '../waits/redis-wait-store.js';
 import type { WaitStore } from '../waits/wait-store.js';
 import { MemoryRetention } from './memory-retention.js';
+import { RedisChannels } from './redis/channels.js';
 import { RedisConnections } from './redis/connections.js';
 import { RedisKeys } from './redis/keys.js';
 import { StreamReader } from './redis/stream-reader.js';
@@ -78,6 +79,7 @@ function createRedisBackends(config: Config, url: string, topics: TopicRegistry,
   const streamStorage = new RedisWorkflowLogStorage({
     client: redis.commands,
     reader,
+    channels: new RedisChannels({ publisher: redis.commands, subscriber: redis.subscriber, log }),
     keys,
     historyLimit: config.streams.historyLimit,
     retentionMs: config.streams.retentionMs,

@@ -1,7 +1,9 @@
 import {
   isReplay,
   type AppendInput,
+  type EphemeralInput,
   type HistoryRead,
+  type LatestRead,
   type LiveListener,
   type StoredEvent,
   type StoredKind,
@@ -33,7 +35,20 @@ export class ObservedStreamStorage implements WorkflowLogStorage {
   }
 
   async append(input: AppendInput): Promise<StoredEvent> {
-    const event = await this.#inner.append(input);
+    return this.#recorded(input, await this.#inner.append(input));
+  }
+
+  async appendIfCurrent(input: AppendInput, currentEventId: string | null): Promise<StoredEvent | null> {
+    const event = await this.#inner.appendIfCurrent(input, currentEventId);
+    return event && this.#recorded(input, event);
+  }
+
+  send(event: EphemeralInput): Promise<void> {
+    return this.#inner.send(event);
+  }
+
+  /** Counts and traces `event`, the answer to `input`, unless it stored nothing new. */
+  #recorded(input: AppendInput, event: StoredEvent): StoredEvent {
     // Only a keyed write can be a replay; storage tells one even when another instance wrote the first copy.
     if (input.idempotencyKey === undefined || (!isReplay(event) && this.#isNew(event))) {
       this.#stats.written(event.stream);
@@ -55,6 +70,10 @@ export class ObservedStreamStorage implements WorkflowLogStorage {
 
   readAfter(groupId: string, after: string | null): Promise<HistoryRead> {
     return this.#inner.readAfter(groupId, after);
+  }
+
+  readLatest(groupId: string): Promise<LatestRead> {
+    return this.#inner.readLatest(groupId);
   }
 
   getItem(groupId: string, stream: string, itemId: string): Promise<StoredEvent | null> {

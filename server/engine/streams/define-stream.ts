@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { EndKind, StreamEvent } from '../../../shared/stream-event.js';
 import { assertName, type AllowedName } from '../names.js';
 import type { FanOutSink } from '../subscriptions/fan-out.js';
+import { applyUpdate, type UpdateOp } from './update-ops.js';
 import type { WorkflowLog } from './workflow-log.js';
 
 /** A stream's name and the zod schema of its items' data. */
@@ -51,13 +52,16 @@ export type SubscribeOptions = {
   readonly signal?: AbortSignal | undefined;
 };
 
-/** What a write is, for deriving its idempotency key. */
+/** What a write is, for deriving its idempotency key (`data` is the operations of an update). */
 export type WriteDescription = {
   readonly stream: string;
   readonly itemId: string;
-  readonly kind: 'set' | 'delete';
+  readonly kind: 'set' | 'delete' | 'update' | 'send';
   readonly data: unknown;
 };
+
+/** Tries of one update that lost to concurrent writes of the same item on other instances. */
+const MAX_UPDATE_TRIES = 1000;
 
 /** Gives each write its idempotency key (steps set it; see WorkflowLogStorage.append). */
 export type WriteKey = (write: WriteDescription) => string;
@@ -89,6 +93,59 @@ export class Stream<TData, TName extends string = string> {
   async set(groupId: string, itemId: string, data: TData): Promise<StreamEvent<TData, TName>> {
     const parsed = this.#schema.parse(data);
     return this.#append(groupId, itemId, 'set', parsed);
+  }
+
+  /**
+   * Applies `ops` (set, merge, increment, append; see UpdateOp) to the
+   * item's current value atomically, validates the result against the
+   * schema and stores it as the item's new value (a `set` event). Updates
+   * of one item never lose each other: on this instance they take turns,
+   * and one that lost to another instance's write is applied again to the
+   * new value. An invalid result (ZodError) or operation (InvalidUpdate)
+   * stores nothing.
+   */
+  async update(
+    groupId: string,
+    itemId: string,
+    ops: readonly UpdateOp[],
+  ): Promise<StreamEvent<TData, TName>> {
+    // Keyed once: a try redone on a newer value is the same write, so a retried step does not apply it twice.
+    const idempotencyKey = this.#writeKey?.({ stream: this.name, itemId, kind: 'update', data: ops });
+    const { storage } = this.#log;
+    return this.#log.inTurn(`${groupId}\u0000${this.name}\u0000${itemId}`, async () => {
+      for (let tries = 1; ; tries += 1) {
+        const current = await storage.getItem(groupId, this.name, itemId);
+        const data = this.#schema.parse(applyUpdate(current === null ? undefined : current.data, ops));
+        const event = await storage.appendIfCurrent(
+          { stream: this.name, groupId, itemId, kind: 'set', data, idempotencyKey },
+          current?.eventId ?? null,
+        );
+        if (event) return event as StreamEvent<TData, TName>;
+        if (tries === MAX_UPDATE_TRIES)
+          throw new Error(`Item ${itemId} of ${this.name} kept changing: ${tries} tries of an update lost`);
+      }
+    });
+  }
+
+  /**
+   * Pushes `event` (validated) to the subscribers of this stream that are
+   * live now, on every instance, as an `ephemeral` event: never stored,
+   * never replayed, and missed by a subscriber that is reconnecting or
+   * still reading its history. For what is only worth seeing live (token
+   * drafts, typing indicators).
+   */
+  async send(groupId: string, event: { readonly itemId: string; readonly data: TData }): Promise<void> {
+    const data = this.#schema.parse(event.data);
+    // Keyed like a write, which a step's aborted attempt is refused.
+    this.#writeKey?.({ stream: this.name, itemId: event.itemId, kind: 'send', data });
+    await this.#log.storage.send({
+      stream: this.name,
+      groupId,
+      itemId: event.itemId,
+      kind: 'ephemeral',
+      data,
+      time: new Date().toISOString(),
+    });
   }
 
   async delete(groupId: string, itemId: string): Promise<StreamEvent<TData, TName>> {

@@ -5,8 +5,11 @@ import { jsonSize, MemoryRetention } from '../backends/memory-retention.js';
 import { groupLostEvent } from './group-lost.js';
 import {
   replayed,
+  stored,
   type AppendInput,
+  type EphemeralInput,
   type HistoryRead,
+  type LatestRead,
   type LiveListener,
   type StoredEvent,
   type WorkflowLogStorage,
@@ -66,6 +69,23 @@ export class MemoryWorkflowLogStorage implements WorkflowLogStorage {
   }
 
   async append(input: AppendInput): Promise<StoredEvent> {
+    return stored(this.#append(input, null));
+  }
+
+  async appendIfCurrent(input: AppendInput, currentEventId: string | null): Promise<StoredEvent | null> {
+    return this.#append(input, { currentEventId });
+  }
+
+  async send(event: EphemeralInput): Promise<void> {
+    // Ids are the fan-out's to give (each subscriber's position): none here.
+    this.#live.emit(event.groupId, { ...event, eventId: '' });
+  }
+
+  /** Synchronous from the check to the store: nothing else runs in between. */
+  #append(
+    input: AppendInput,
+    condition: { readonly currentEventId: string | null } | null,
+  ): StoredEvent | null {
     const log = this.#logs.get(input.groupId) ?? this.#newLog(input.groupId);
     const key = input.idempotencyKey;
     if (key !== undefined) {
@@ -74,6 +94,8 @@ export class MemoryWorkflowLogStorage implements WorkflowLogStorage {
       if (earlier) return replayed({ ...earlier });
       if (log.finished?.key === key) return replayed({ ...log.finished.event });
     }
+    const item = itemKey(input.stream, input.itemId);
+    if (condition && (log.items.get(item)?.eventId ?? null) !== condition.currentEventId) return null;
     log.seq += 1;
     const event: StoredEvent = {
       eventId: String(log.seq),
@@ -93,7 +115,6 @@ export class MemoryWorkflowLogStorage implements WorkflowLogStorage {
         size -= jsonSize(dropped.data);
       }
     }
-    const item = itemKey(input.stream, input.itemId);
     if (input.kind === 'set') log.items.set(item, event);
     if (input.kind === 'delete') log.items.delete(item);
     if (key !== undefined) log.idempotency?.set(key, event);
@@ -122,6 +143,13 @@ export class MemoryWorkflowLogStorage implements WorkflowLogStorage {
     const reset =
       log.trimmedThrough !== null && (after === null || compareEventIds(after, log.trimmedThrough) < 0);
     return { events: [...events], reset };
+  }
+
+  async readLatest(groupId: string): Promise<LatestRead> {
+    const log = this.#logs.get(groupId);
+    if (!log) return { events: [], position: null, end: null };
+    const events = [...log.items.values()].sort((a, b) => compareEventIds(a.eventId, b.eventId));
+    return { events, position: log.seq === 0 ? null : String(log.seq), end: log.finished?.event ?? null };
   }
 
   async getItem(groupId: string, stream: string, itemId: string): Promise<StoredEvent | null> {

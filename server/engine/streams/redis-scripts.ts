@@ -16,17 +16,26 @@ import { RedisScript } from '../backends/redis/script.js';
  *   in meta (`finished`); once the workflow has ended, every key of its log
  *   gets the retention time as its TTL (again on any later write).
  *
+ * - Conditional: with ARGV[8] = '1', it stores only while the item's
+ *   current value is the event with id ARGV[9] ('' for none), read from
+ *   the stored event's leading `"eventId"`; else it stores nothing.
+ *
  * KEYS: log, items, order, idempotency, meta.
  * ARGV: has key ('1'|'0'), key, item field, kind, event JSON without its id,
- *       history limit, retention ms.
+ *       history limit, retention ms, conditional ('1'|'0'), current event id.
  * Returns { the stored event as JSON, id included; 1 when it was stored
- * before (a replay), else 0 }.
+ * before (a replay), 2 when the condition failed (nothing stored), else 0 }.
  */
 export const appendEventScript = new RedisScript(`
 local log, items, order, idem, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 if ARGV[1] == '1' then
   local earlier = redis.call('HGET', idem, ARGV[2])
   if earlier then return {earlier, 1} end
+end
+if ARGV[8] == '1' then
+  local current = redis.call('HGET', items, ARGV[3])
+  local currentId = current and string.match(current, '^{"eventId":"([^"]*)"') or ''
+  if currentId ~= ARGV[9] then return {'', 2} end
 end
 local previous = redis.call('HGET', meta, 'last') or ''
 local id = redis.call('XADD', log, 'MAXLEN', '~', ARGV[6], '*', 'p', previous, 'e', ARGV[5])
@@ -97,4 +106,19 @@ for from = 1, #ids, 1000 do
   end
 end
 return events
+`);
+
+/**
+ * A workflow's current state in one consistent read: every item's current
+ * value (all streams), the id of the log's newest event, and its last
+ * event (`finished` or `cancelled`) once it has ended.
+ *
+ * KEYS: items, meta, log. Returns { values as JSON, last id or '', the
+ * end entry as XRANGE gives it (empty when none) }.
+ */
+export const readLatestScript = new RedisScript(`
+local finished = redis.call('HGET', KEYS[2], 'finished') or ''
+local ending = {}
+if string.find(finished, '-', 1, true) then ending = redis.call('XRANGE', KEYS[3], finished, finished) end
+return {redis.call('HVALS', KEYS[1]), redis.call('HGET', KEYS[2], 'last') or '', ending}
 `);

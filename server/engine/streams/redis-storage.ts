@@ -2,15 +2,19 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 
 import { compareEventIds, StreamEventKindSchema } from '../../../shared/stream-event.js';
+import type { RedisChannels } from '../backends/redis/channels.js';
 import type { RedisKeys } from '../backends/redis/keys.js';
 import { whileReachable } from '../backends/redis/storage-unavailable.js';
 import { parseEntries, type StreamEntry, type StreamReader } from '../backends/redis/stream-reader.js';
 import { groupLostEvent } from './group-lost.js';
-import { appendEventScript, readAfterScript, readGroupScript } from './redis-scripts.js';
+import { appendEventScript, readAfterScript, readGroupScript, readLatestScript } from './redis-scripts.js';
 import {
   replayed,
+  stored,
   type AppendInput,
+  type EphemeralInput,
   type HistoryRead,
+  type LatestRead,
   type LiveListener,
   type StoredEvent,
   type WorkflowLogStorage,
@@ -24,6 +28,8 @@ export type RedisStorageOptions = {
   readonly client: Redis;
   /** The process's one live reader, shared with the trace store. */
   readonly reader: StreamReader;
+  /** Carries ephemeral events between instances; without it, `send` fails and none is received. */
+  readonly channels?: RedisChannels;
   readonly keys: RedisKeys;
   /** Events kept per workflow log, at least (see `appendEventScript` on trimming). */
   readonly historyLimit: number;
@@ -41,6 +47,7 @@ const StoredBodySchema = z.object({
   time: z.string(),
 });
 const StoredEventSchema = StoredBodySchema.extend({ eventId: z.string() });
+const EphemeralSchema = StoredBodySchema.extend({ kind: z.literal('ephemeral') });
 
 /**
  * Workflow logs on Redis: one Redis Stream per workflow, every stream of it
@@ -55,6 +62,7 @@ export class RedisWorkflowLogStorage implements WorkflowLogStorage {
   readonly #reader: StreamReader;
   readonly #now: () => Date;
   readonly #listeners = new Set<() => void>();
+  readonly #channels: RedisChannels | undefined;
 
   constructor(options: RedisStorageOptions) {
     if (!Number.isInteger(options.historyLimit) || options.historyLimit < 1) {
@@ -68,9 +76,28 @@ export class RedisWorkflowLogStorage implements WorkflowLogStorage {
     this.#options = options;
     this.#now = options.now ?? (() => new Date());
     this.#reader = options.reader;
+    this.#channels = options.channels;
   }
 
   async append(input: AppendInput): Promise<StoredEvent> {
+    return stored(await this.#append(input, null));
+  }
+
+  appendIfCurrent(input: AppendInput, currentEventId: string | null): Promise<StoredEvent | null> {
+    return this.#append(input, { currentEventId });
+  }
+
+  async send(event: EphemeralInput): Promise<void> {
+    if (!this.#channels) throw new TypeError('This storage was made without channels: it cannot send');
+    const channels = this.#channels;
+    const channel = this.#keys.workflowLog(event.groupId).ephemeral;
+    await whileReachable(() => channels.publish(channel, JSON.stringify(event)));
+  }
+
+  async #append(
+    input: AppendInput,
+    condition: { readonly currentEventId: string | null } | null,
+  ): Promise<StoredEvent | null> {
     const keys = this.#keys.workflowLog(input.groupId);
     const body = JSON.stringify({
       stream: input.stream,
@@ -92,11 +119,14 @@ export class RedisWorkflowLogStorage implements WorkflowLogStorage {
           body,
           this.#options.historyLimit,
           this.#options.retentionMs,
+          condition ? '1' : '0',
+          condition?.currentEventId ?? '',
         ],
       ),
     );
     const parts: readonly unknown[] = Array.isArray(reply) ? (reply as unknown[]) : [];
     const [json, replay] = parts;
+    if (replay === 2) return null;
     const event = parseStoredEvent(json);
     return replay === 1 ? replayed(event) : event;
   }
@@ -126,6 +156,17 @@ export class RedisWorkflowLogStorage implements WorkflowLogStorage {
     return { events, reset };
   }
 
+  async readLatest(groupId: string): Promise<LatestRead> {
+    const { items, meta, log } = this.#keys.workflowLog(groupId);
+    const reply = await whileReachable(() => readLatestScript.run(this.#client, [items, meta, log], []));
+    const [values, last, ending] = Array.isArray(reply) ? (reply as unknown[]) : [];
+    const events = (Array.isArray(values) ? values.map(parseStoredEvent) : []).sort((a, b) =>
+      compareEventIds(a.eventId, b.eventId),
+    );
+    const [end] = parseEntries(ending).map(eventFromEntry);
+    return { events, position: typeof last === 'string' && last !== '' ? last : null, end: end ?? null };
+  }
+
   async getItem(groupId: string, stream: string, itemId: string): Promise<StoredEvent | null> {
     const { items } = this.#keys.workflowLog(groupId);
     const json = await whileReachable(() => this.#client.hget(items, itemField(stream, itemId)));
@@ -147,15 +188,25 @@ export class RedisWorkflowLogStorage implements WorkflowLogStorage {
    * everything a later `readAfter` on it does not see, come after it.
    */
   listen(groupId: string, listener: LiveListener): () => void {
-    const stop = this.#reader.listen(this.#keys.workflowLog(groupId).log, {
+    const keys = this.#keys.workflowLog(groupId);
+    const stop = this.#reader.listen(keys.log, {
       entry: (entry) => listener(eventFromEntry(entry)),
       lost: () => {
         this.#listeners.delete(unlisten);
+        stopEphemeral();
         listener(groupLostEvent(groupId, this.#now()));
       },
     });
+    const stopEphemeral =
+      this.#channels?.listen(keys.ephemeral, (message) => {
+        const sent = EphemeralSchema.safeParse(JSON.parse(message));
+        // Ids are the fan-out's to give (each subscriber's position): none here.
+        if (sent.success) listener({ ...sent.data, eventId: '', data: sent.data.data ?? null });
+      }) ?? (() => undefined);
     const unlisten = () => {
-      if (this.#listeners.delete(unlisten)) stop();
+      if (!this.#listeners.delete(unlisten)) return;
+      stop();
+      stopEphemeral();
     };
     this.#listeners.add(unlisten);
     return unlisten;

@@ -20,6 +20,9 @@ export type AppendInput = {
   readonly idempotencyKey?: string | undefined;
 };
 
+/** An event pushed to live subscribers only (see WorkflowLogStorage.send). */
+export type EphemeralInput = Omit<StoredEvent, 'eventId' | 'kind'> & { readonly kind: 'ephemeral' };
+
 /** Events that an idempotent `append` returned without storing anything. */
 const replays = new WeakSet<StoredEvent>();
 
@@ -53,6 +56,16 @@ export type HistoryRead = {
   readonly ended?: boolean;
 };
 
+/** A workflow's current state rather than its history (for latest-only subscribers). */
+export type LatestRead = {
+  /** The current value of every item of every stream, as the events that set them, in log order. */
+  readonly events: readonly StoredEvent[];
+  /** The id of the log's newest event when they were read: what follows it is live (null: an empty or unknown log). */
+  readonly position: string | null;
+  /** The workflow's last event (`finished` or `cancelled`), once it has ended. */
+  readonly end: StoredEvent | null;
+};
+
 /**
  * Called with each live event of a workflow's log. A `reset` event (never
  * appended) says the log is gone while it was being listened to (evicted,
@@ -71,8 +84,23 @@ export type LiveListener = (event: StoredEvent) => void;
 export interface WorkflowLogStorage {
   /** Appends one event to the workflow's log, updates the item's value and notifies live listeners. */
   append(input: AppendInput): Promise<StoredEvent>;
+  /**
+   * As `append`, atomically, only while the item's current value is the
+   * event `currentEventId` (null: the item has none); otherwise stores
+   * nothing and returns null. An idempotency key already used returns its
+   * event whatever the item's value (a retried write is not redone).
+   */
+  appendIfCurrent(input: AppendInput, currentEventId: string | null): Promise<StoredEvent | null>;
+  /**
+   * Hands `event` to the live listeners of its workflow, on every instance,
+   * as an `ephemeral` event; nothing is stored. Its `eventId` is left to
+   * the fan-out (each subscriber's own position).
+   */
+  send(event: EphemeralInput): Promise<void>;
   /** Events of the workflow after `after` (all when null), oldest first, every stream; see HistoryRead. */
   readAfter(groupId: string, after: string | null): Promise<HistoryRead>;
+  /** Every item's current value and the log position they reflect, in one consistent read; see LatestRead. */
+  readLatest(groupId: string): Promise<LatestRead>;
   /** The current value of an item of one stream, as the event that set it. */
   getItem(groupId: string, stream: string, itemId: string): Promise<StoredEvent | null>;
   /** Current values of every item of one stream of the workflow, in the order they were first set. */
@@ -82,4 +110,10 @@ export interface WorkflowLogStorage {
   /** How many live listeners there are (for leak checks). */
   listenerCount(): number;
   close(): Promise<void>;
+}
+
+/** The answer of an append made without a condition: always an event (stored, or replayed). */
+export function stored(event: StoredEvent | null): StoredEvent {
+  if (event === null) throw new TypeError('An unconditional append stored nothing');
+  return event;
 }

@@ -40,6 +40,8 @@ export class WorkflowLog {
   readonly storage: WorkflowLogStorage;
   readonly fanOut: WorkflowFanOut;
   readonly #bufferLimit: number;
+  /** The tail of each key's turns (see inTurn); gone once it has run. */
+  readonly #turns = new Map<string, Promise<void>>();
 
   constructor(storage: WorkflowLogStorage, options: WorkflowLogOptions) {
     this.storage = storage;
@@ -86,6 +88,21 @@ export class WorkflowLog {
       { ...subscription, resetStream: subscription.resetStream ?? subscription.streams[0] ?? '' },
       sink,
     );
+  }
+
+  /** Runs `work` after every earlier work of the same `key` on this engine has settled. */
+  inTurn<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.#turns.get(key) ?? Promise.resolve();
+    const run = previous.then(work);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#turns.set(key, tail);
+    void tail.then(() => {
+      if (this.#turns.get(key) === tail) this.#turns.delete(key);
+    });
+    return run;
   }
 
   resetEvent(groupId: string, after: string | null, stream: string): StoredEvent {

@@ -8,7 +8,11 @@
  * resume point, each once and in order: a `reset` event first when part of
  * that history is gone, or when the resume point is unknown; the `finished`
  * event passes every stream filter and ends the subscription; a log that
- * disappears gives a `reset`, then StreamGroupLost. This is the only
+ * disappears gives a `reset`, then StreamGroupLost. A latest-only
+ * subscriber without a resume point reads each item's current value
+ * instead of the history, then goes live the same way. Ephemeral events reach
+ * the subscribers that are live when they come, and are never replayed.
+ * This is the only
  * subscribe-then-replay of the engine: pulled subscriptions, pushed ones and
  * `onFinished` all go through it.
  */
@@ -41,6 +45,12 @@ export type FanOutSubscription = {
   readonly resetStream: string;
   /** Counted in the delivery metrics. @default true */
   readonly observed?: boolean;
+  /**
+   * `latest`: without a resume point (`after` null), each item's current
+   * value once instead of the whole history, then live events. A resume
+   * point always resumes the log after it. @default 'start'
+   */
+  readonly from?: 'start' | 'latest';
 };
 
 export type WorkflowFanOutOptions = {
@@ -56,6 +66,8 @@ type Subscriber = {
   readonly resetStream: string;
   readonly observer: StreamObserver | undefined;
   last: string | null;
+  /** Its first read is of current values rather than history (see FanOutSubscription.from). */
+  latest: boolean;
   /** Live events that came while history was being read; null once live. */
   pending: StoredEvent[] | null;
   overflowed: boolean;
@@ -98,6 +110,7 @@ export class WorkflowFanOut {
       resetStream: subscription.resetStream,
       observer,
       last: subscription.after,
+      latest: subscription.from === 'latest' && subscription.after === null,
       pending: [],
       overflowed: false,
       closed: false,
@@ -116,6 +129,10 @@ export class WorkflowFanOut {
     const unlisten = this.#options.storage.listen(groupId, (event) => {
       if (event.kind === 'reset') {
         for (const subscriber of subscribers) this.#lose(groupId, subscriber);
+        return;
+      }
+      if (event.kind === 'ephemeral') {
+        deliverEphemeral(subscribers, event);
         return;
       }
       for (const subscriber of subscribers) this.#onLive(subscriber, event);
@@ -181,36 +198,17 @@ export class WorkflowFanOut {
   }
 
   async #catchUp(groupId: string, subscriber: Subscriber): Promise<void> {
-    const { storage } = this.#options;
     while (!subscriber.closed) {
-      let history;
+      let open;
       try {
-        history = await storage.readAfter(groupId, subscriber.last);
+        open = subscriber.latest
+          ? await this.#replayLatest(groupId, subscriber)
+          : await this.#replayHistory(groupId, subscriber);
       } catch (error) {
         this.#finish(subscriber, error);
         return;
       }
-      if (subscriber.closed) return;
-      if (history.unknownAfter) subscriber.last = null;
-      if (history.reset) {
-        subscriber.sink.event(resetEvent(groupId, subscriber.last, subscriber.resetStream), false);
-      }
-      if (history.ended) {
-        this.#finish(subscriber);
-        return;
-      }
-      for (const event of history.events) {
-        if (subscriber.closed) return;
-        subscriber.last = event.eventId;
-        if (!wants(subscriber, event)) continue;
-        subscriber.observer?.delivered(event, false);
-        subscriber.sink.event(event, false);
-        if (isEndKind(event.kind)) {
-          this.#finish(subscriber);
-          return;
-        }
-      }
-      if (subscriber.closed) return;
+      if (!open || subscriber.closed) return;
       if (subscriber.overflowed) {
         subscriber.overflowed = false;
         subscriber.pending = [];
@@ -222,6 +220,69 @@ export class WorkflowFanOut {
       for (const event of pending) if (!this.#deliverLive(subscriber, event)) return;
       return;
     }
+  }
+
+  /** The log after the subscriber's position, read from storage; false once the subscription has ended. */
+  async #replayHistory(groupId: string, subscriber: Subscriber): Promise<boolean> {
+    const history = await this.#options.storage.readAfter(groupId, subscriber.last);
+    if (subscriber.closed) return false;
+    if (history.unknownAfter) subscriber.last = null;
+    if (history.reset) {
+      subscriber.sink.event(resetEvent(groupId, subscriber.last, subscriber.resetStream), false);
+    }
+    if (history.ended) {
+      this.#finish(subscriber);
+      return false;
+    }
+    for (const event of history.events) {
+      if (subscriber.closed) return false;
+      subscriber.last = event.eventId;
+      if (!this.#deliverRead(subscriber, event)) return false;
+    }
+    return true;
+  }
+
+  /**
+   * For a latest-only subscriber's first read: each item's current value
+   * once (in log order), the workflow's last event if it has ended, and the
+   * position they reflect, after which the live events follow.
+   */
+  async #replayLatest(groupId: string, subscriber: Subscriber): Promise<boolean> {
+    subscriber.latest = false;
+    const latest = await this.#options.storage.readLatest(groupId);
+    if (subscriber.closed) return false;
+    for (const event of latest.events) {
+      if (subscriber.closed) return false;
+      if (!this.#deliverRead(subscriber, event)) return false;
+    }
+    subscriber.last = latest.position;
+    return latest.end === null || this.#deliverRead(subscriber, latest.end);
+  }
+
+  /** Delivers an event read from storage unless filtered out; false once the subscription has ended. */
+  #deliverRead(subscriber: Subscriber, event: StoredEvent): boolean {
+    if (!wants(subscriber, event)) return true;
+    subscriber.observer?.delivered(event, false);
+    subscriber.sink.event(event, false);
+    if (!isEndKind(event.kind)) return !subscriber.closed;
+    this.#finish(subscriber);
+    return false;
+  }
+}
+
+/**
+ * An ephemeral event goes to the subscribers of its stream that are live
+ * now (not to one still reading history: it would come out of order), each
+ * with its own position as the id, so a resume after it loses nothing.
+ */
+function deliverEphemeral(subscribers: ReadonlySet<Subscriber>, event: StoredEvent): void {
+  let delivered = null as StoredEvent | null;
+  for (const subscriber of subscribers) {
+    if (subscriber.closed || subscriber.pending !== null || !subscriber.streams.has(event.stream)) continue;
+    const eventId = subscriber.last ?? '0';
+    // Subscribers at the same position share one object (serialised once).
+    if (delivered?.eventId !== eventId) delivered = { ...event, eventId };
+    subscriber.sink.event(delivered, true);
   }
 }
 

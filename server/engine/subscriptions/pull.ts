@@ -35,9 +35,11 @@ export async function* pullEvents(
     );
     try {
       for await (const event of queue) {
-        // A reset carries the point it resumed from: `0` when that point was unknown.
-        if (event.kind !== 'reset') after = event.eventId;
-        else if (event.eventId === '0') after = null;
+        // A reset carries the point it resumed from (`0` when that point was
+        // unknown); an ephemeral event, the point already reached.
+        if (event.kind === 'reset') {
+          if (event.eventId === '0') after = null;
+        } else if (event.kind !== 'ephemeral') after = event.eventId;
         yield event;
       }
       return;

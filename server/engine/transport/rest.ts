@@ -57,7 +57,7 @@ export type WorkflowSseRouteOptions = {
   readonly heartbeatMs: number;
 };
 
-/** GET `<path>?token=…[&streams=a,b]`: a workflow's events as plain SSE, resumed by `Last-Event-ID`. */
+/** GET `<path>?token=…[&streams=a,b][&from=latest]`: a workflow's events as plain SSE, resumed by `Last-Event-ID`. */
 export function workflowSseRoute(options: WorkflowSseRouteOptions): HttpRoute {
   return {
     method: 'GET',
@@ -74,6 +74,7 @@ export function workflowSseRoute(options: WorkflowSseRouteOptions): HttpRoute {
         token: url.searchParams.get('token') ?? undefined,
         streams: options.streams ?? (streams === null ? undefined : streams.split(',')),
         lastEventId: header(req, 'last-event-id') ?? url.searchParams.get('lastEventId') ?? undefined,
+        from: url.searchParams.get('from') ?? undefined,
         heartbeatMs: options.heartbeatMs,
         signal: disconnected.signal,
       });

@@ -8,6 +8,7 @@ import { tracked, type TRPCError } from '@trpc/server';
 import { z } from 'zod';
 
 import { EventIdSchema } from '../../../shared/stream-event.js';
+import { streamTokenExpiry } from '../../../shared/stream-token.js';
 import { TraceIdSchema } from '../../../shared/trace-id.js';
 import {
   streamTokenRejected,
@@ -41,6 +42,12 @@ export const WorkflowTokenInput = z.strictObject({
 export const WorkflowWatchInput = WorkflowTokenInput.extend({
   /** Sent back by tRPC clients on reconnect: resume after this event. */
   lastEventId: EventIdSchema.nullish(),
+  /**
+   * `latest`: each item's current value once, then live events, instead of
+   * the whole history; a resume (`lastEventId`) resumes the log after it,
+   * as for any subscription. @default 'start'
+   */
+  from: z.enum(['start', 'latest']).optional(),
 });
 export type WorkflowWatchInput = z.infer<typeof WorkflowWatchInput>;
 
@@ -153,6 +160,7 @@ export class WorkflowEvents<TEvent extends StoredEvent = StoredEvent>
     }
     const events = this.#ctx.workflowLog.pull(input.traceId, {
       after: input.lastEventId ?? null,
+      from: input.from,
       streams: access.streams,
       signal,
     });
@@ -177,7 +185,7 @@ export class WorkflowEvents<TEvent extends StoredEvent = StoredEvent>
         }
         stop = this.#ctx.workflowLog.push(
           input.traceId,
-          { after: input.lastEventId ?? null, streams: access.streams },
+          { after: input.lastEventId ?? null, from: input.from, streams: access.streams },
           {
             event: (event) => sink.event(event.eventId, serializedEvent(event)),
             end: (error) => sink.end(error === undefined ? undefined : watchFailure(error)),
@@ -237,6 +245,18 @@ export const workflowsRouter = router({
    * NOT_FOUND for an unknown workflow, CONFLICT for one that has already
    * ended (finished or cancelled).
    */
+  /**
+   * A new token for the same workflow and kind, with a full time to live,
+   * for a valid (not yet expired) one; whoever holds it may. NOT_FOUND once
+   * the workflow is no longer stored. `expiresAt` is ISO-8601.
+   */
+  refreshToken: publicProcedure.input(WorkflowTokenInput).mutation(async ({ input, ctx }) => {
+    checkToken(ctx, input);
+    if (!(await ctx.workflows.get(input.traceId))) throw workflowNotFound();
+    // A verified token names its kind.
+    const token = ctx.tokens.issue(ctx.tokens.kindOf(input.token) ?? '', input.traceId);
+    return { token, expiresAt: new Date(streamTokenExpiry(token) ?? 0).toISOString() };
+  }),
   cancel: publicProcedure.input(WorkflowTokenInput).mutation(async ({ input, ctx }) => {
     checkToken(ctx, input);
     const result = await ctx.workflows.cancel(input.traceId);

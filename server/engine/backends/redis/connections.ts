@@ -1,7 +1,7 @@
 /**
  * The process's Redis connections. Their number is fixed whatever the load:
  * one for commands, one for the stream storage's shared live reader, one
- * shared by the bus's workers (BullMQ adds one blocking connection per
+ * in subscriber mode for ephemeral events, one shared by the bus's workers (BullMQ adds one blocking connection per
  * step). Every connection reconnects by itself; errors are logged once per
  * outage, never thrown at the process.
  */
@@ -29,6 +29,8 @@ export class RedisConnections {
   readonly streamReader: Redis;
   /** Shared by the bus's workers; BullMQ wants it to retry forever (`maxRetriesPerRequest: null`). */
   readonly bus: Redis;
+  /** Pub/sub subscriptions (ephemeral events); it resubscribes by itself after a reconnect. */
+  readonly subscriber: Redis;
   readonly #commandTimeoutMs: number;
   #closed = false;
 
@@ -65,13 +67,18 @@ export class RedisConnections {
       connectionName: `${name}:bus`,
       maxRetriesPerRequest: null,
     });
+    this.subscriber = this.#connect(options, 'subscriber', {
+      ...common,
+      connectionName: `${name}:subscriber`,
+      maxRetriesPerRequest: null,
+    });
   }
 
   /** True when Redis answers a PING on the command connection and the other connections are up. */
   async ready(): Promise<boolean> {
     if (this.#closed) return false;
-    if ([this.commands, this.streamReader, this.bus].some((client) => client.status !== 'ready'))
-      return false;
+    const clients = [this.commands, this.streamReader, this.bus, this.subscriber];
+    if (clients.some((client) => client.status !== 'ready')) return false;
     try {
       return (await this.commands.ping()) === 'PONG';
     } catch {
@@ -85,6 +92,7 @@ export class RedisConnections {
     this.#closed = true;
     // A blocked read cannot be answered politely: cut it.
     this.streamReader.disconnect();
+    this.subscriber.disconnect();
     await Promise.all([this.#quit(this.commands), this.#quit(this.bus)]);
   }
 

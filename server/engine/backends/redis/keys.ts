@@ -15,6 +15,8 @@ export type WorkflowLogKeys = {
   readonly idempotency: string;
   /** Hash: counters and flags of the log (`last` event id, `items` counter, `finished`). */
   readonly meta: string;
+  /** Pub/sub channel (no key) of the workflow's ephemeral events. */
+  readonly ephemeral: string;
 };
 
 export class RedisKeys {
@@ -37,6 +39,7 @@ export class RedisKeys {
       order: `${base}:order`,
       idempotency: `${base}:idem`,
       meta: `${base}:meta`,
+      ephemeral: `${base}:ephemeral`,
     };
   }
 

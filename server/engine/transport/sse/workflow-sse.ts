@@ -21,6 +21,8 @@ export type WorkflowSseRequest = {
   readonly streams: readonly string[] | undefined;
   /** From the `Last-Event-ID` header or the `lastEventId` query parameter. */
   readonly lastEventId: string | undefined;
+  /** `latest` for each item's current value instead of the history (see WorkflowWatchInput). */
+  readonly from: string | undefined;
   readonly heartbeatMs: number;
   /** Aborted when the client goes away. */
   readonly signal: AbortSignal;
@@ -44,6 +46,7 @@ export async function streamWorkflowSse(request: WorkflowSseRequest): Promise<vo
     token: request.token,
     lastEventId: request.lastEventId,
     streams: request.streams,
+    from: request.from,
   });
   if (!parsed.success)
     throw new TRPCError({ code: 'BAD_REQUEST', message: 'Invalid input', cause: parsed.error });
@@ -66,6 +69,7 @@ export async function streamWorkflowSse(request: WorkflowSseRequest): Promise<vo
   try {
     for await (const event of ctx.workflowLog.pull(traceId, {
       after: lastEventId,
+      from: input.from,
       streams: access.streams,
       signal,
     })) {
