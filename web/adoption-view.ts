@@ -13,6 +13,7 @@ const STAGES: readonly { readonly stage: Stage; readonly label: string }[] = [
   { stage: 'submitted', label: 'Submitted' },
   { stage: 'background', label: 'Background check' },
   { stage: 'homeMatch', label: 'Home match' },
+  { stage: 'review', label: 'Staff review' },
   { stage: 'decision', label: 'Decision' },
 ];
 

@@ -459,4 +459,43 @@ describe('web workbench: workflows of every kind', () => {
     },
     TEST_TIMEOUT_MS,
   );
+
+  test(
+    'an adoption whose home match needs staff waits for them: the page offers the decision, and shows it',
+    async () => {
+      await using ctx = await startTestApp();
+      const { page, problems } = await openPage(ctx.url);
+      await createThroughForm(page, mia);
+      await waitForText(page, 'workflow-status', 'Finished');
+      const home: Home = { type: 'farm', hasGarden: false, otherPets: false };
+      const expected = homeMatch(mia.species, home);
+      expect(expected.score).toBeGreaterThanOrEqual(REVIEW_SCORE);
+      expect(expected.score).toBeLessThan(APPROVAL_SCORE);
+      await applyThroughForm(page, { name: 'Grace Hopper', email: 'grace@example.org' }, home);
+      await waitForText(page, 'detail-title', 'Adoption of Mia');
+      const wait = page.locator('#waits-list .wait[data-name="staffDecision"][data-status="waiting"]');
+      await wait.waitFor(WAIT);
+      expect(await wait.textContent()).toMatch(/^staffDecision awaited from the staff \(step HomeMatch\)/);
+      await page.getByLabel('Note').fill('No fence around the farm');
+      await page.getByRole('button', { name: 'Reject' }).click();
+      await waitForText(page, 'workflow-status', 'Finished');
+      const decision = page.locator('#adoption-decision');
+      await decision.waitFor(WAIT);
+      expect(await decision.textContent()).toBe('Rejected: staff rejected it: No fence around the farm');
+      expect(await page.locator('#adoption-audit li[data-item="review"]').getAttribute('data-action')).toBe(
+        'review.reject',
+      );
+      await page.locator('#waits-list .wait[data-status="received"]').waitFor(WAIT);
+      expect(await page.locator('#adoption-progress .bar label').allTextContents()).toEqual([
+        'Submitted',
+        'Background check',
+        'Home match',
+        'Staff review',
+        'Decision',
+      ]);
+      expect(problems).toEqual([]);
+      await page.close();
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
