@@ -108,7 +108,13 @@ const pet = (i: number): PetInput => PETS[i % PETS.length] ?? { name: 'Buddy', s
  * event. Every workflow's events are checked; the latency is create → finished.
  */
 async function workflows(args: { url: string; count: number; inFlight: number }) {
-  const wsClient = createWSClient({ url: `${args.url.replace(/^http/, 'ws')}/trpc`, WebSocket: NodeWebSocket });
+  // Drops (a slow consumer cut off, say) are resumed by the link from the last event id: counted, not hidden.
+  let drops = 0;
+  const wsClient = createWSClient({
+    url: `${args.url.replace(/^http/, 'ws')}/trpc`,
+    WebSocket: NodeWebSocket,
+    onClose: () => (drops += 1),
+  });
   const trpc = createTRPCClient<AppRouter>({
     links: [
       splitLink({
@@ -151,9 +157,11 @@ async function workflows(args: { url: string; count: number; inFlight: number })
   );
   const ms = now() - startedAt;
   const cpu = process.cpuUsage(cpuMark);
+  const closedBefore = drops;
   await wsClient.close();
   return {
     workflows: args.count,
+    drops: closedBefore,
     events,
     ms,
     p50Ms: quantile(latencies, 0.5),

@@ -116,7 +116,12 @@ export function machineLines(info: RunInfo): string[] {
   ];
 }
 
-export function resultsMarkdown(rows: readonly Row[], info: RunInfo, notes: readonly string[] = []): string {
+/**
+ * The results file: the run's table, notes and goals, then `analysis` (the
+ * hand-written "where the time goes", from CPU profiles, kept in
+ * bench/where-the-time-goes.md) when given.
+ */
+export function resultsMarkdown(rows: readonly Row[], info: RunInfo, notes: readonly string[] = [], analysis = ''): string {
   return [
     '# Benchmark results',
     '',
@@ -132,5 +137,6 @@ export function resultsMarkdown(rows: readonly Row[], info: RunInfo, notes: read
     '',
     ...goalLines(rows),
     '',
+    ...(analysis ? [analysis.trim(), ''] : []),
   ].join('\n');
 }

@@ -8,7 +8,7 @@
  * --servers=<ours,ws,socketio,trpc> (a subset of the delivery servers),
  * --no-redis (whole workflows on the memory backends only).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -126,7 +126,8 @@ async function main(): Promise<number> {
   console.log(['', ...machineLines(info), '', resultsTable(rows), '', ...notes.map((note) => `- ${note}`), '', ...goalLines(rows), ''].join('\n'));
   if (out) {
     mkdirSync(path.dirname(out), { recursive: true });
-    writeFileSync(out, resultsMarkdown(rows, info, notes));
+    const analysis = path.join(ROOT, 'bench/where-the-time-goes.md');
+    writeFileSync(out, resultsMarkdown(rows, info, notes, existsSync(analysis) ? readFileSync(analysis, 'utf8') : ''));
     console.log(`Written to ${path.relative(process.cwd(), out)}`);
   }
   return 0;
