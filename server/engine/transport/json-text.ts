@@ -31,7 +31,7 @@ export function stringifyWithJsonText(value: unknown, depth = 0): string | undef
   return `${text}}`;
 }
 
-function hasJsonText(value: unknown): value is WithJsonText {
+export function hasJsonText(value: unknown): value is WithJsonText {
   return (
     typeof value === 'object' &&
     value !== null &&
