@@ -11,4 +11,7 @@ export const adoptionProgressStream = defineStream({
 export const adoptionAuditStream = defineStream({ name: 'adoptionAudit', schema: AdoptionAuditDataSchema });
 
 /** The adoption workflow's streams, by name: clients type their events from this map. */
-export const adoptionStreams = { adoptionProgress: adoptionProgressStream, adoptionAudit: adoptionAuditStream };
+export const adoptionStreams = {
+  adoptionProgress: adoptionProgressStream,
+  adoptionAudit: adoptionAuditStream,
+};
