@@ -10,7 +10,7 @@
  * It fails when the output imports a Node module or anything the package
  * does not depend on.
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -39,6 +39,16 @@ export async function buildClient(): Promise<void> {
       .map((file) => writeOut(file.path, file.text)),
   );
 
+  try {
+    await bundleDeclarations();
+  } finally {
+    await rm(STAGING, { recursive: true, force: true });
+  }
+  await checkImports();
+}
+
+/** index.d.ts bundled from the staged declarations; react.d.ts as emitted (it imports index's). */
+async function bundleDeclarations(): Promise<void> {
   const stagedEntry = path.join(STAGING, 'client/index.d.ts');
   const [bundle] = generateDtsBundle(
     [{ filePath: stagedEntry, output: { noBanner: true, exportReferencedTypes: false } }],
@@ -50,8 +60,6 @@ export async function buildClient(): Promise<void> {
     path.join(DIST, 'react.d.ts'),
     await readFile(path.join(STAGING, 'client/react.d.ts'), 'utf8'),
   );
-  await rm(STAGING, { recursive: true, force: true });
-  await checkImports();
 }
 
 type Output = { readonly path: string; readonly text: string };
@@ -75,10 +83,19 @@ function emit(): Output[] {
   const result = program.emit(undefined, (file, text) => {
     const relative = path.relative(STAGING, file);
     if (file.endsWith('.d.ts')) outputs.push({ path: file, text: text.replace(SERVER_CONTEXT, 'object') });
-    else if (SHIPPED.some((dir) => relative.startsWith(`${dir}${path.sep}`)))
-      outputs.push({ path: path.join(DIST, 'js', relative), text });
+    else if (isShipped(relative)) outputs.push({ path: path.join(DIST, 'js', relative), text });
   });
-  const diagnostics = [...ts.getPreEmitDiagnostics(program), ...result.diagnostics];
+  // The package's own modules are checked whole; the server's only as far as their declarations need.
+  const own = program.getSourceFiles().filter((file) => isShipped(path.relative(ROOT, file.fileName)));
+  const diagnostics = [
+    ...program.getOptionsDiagnostics(),
+    ...program.getGlobalDiagnostics(),
+    ...own.flatMap((file) => [
+      ...program.getSyntacticDiagnostics(file),
+      ...program.getSemanticDiagnostics(file),
+    ]),
+    ...result.diagnostics,
+  ];
   if (diagnostics.length > 0) {
     throw new Error(
       ts.formatDiagnostics(diagnostics, {
@@ -89,6 +106,10 @@ function emit(): Output[] {
     );
   }
   return outputs;
+}
+
+function isShipped(relative: string): boolean {
+  return SHIPPED.some((dir) => relative.startsWith(`${dir}${path.sep}`));
 }
 
 /** The JavaScript the entries load at run time: a module reached only through types is left out. */
@@ -169,7 +190,6 @@ function importedSpecifiers(text: string): string[] {
 }
 
 async function listFiles(dir: string): Promise<string[]> {
-  const { readdir } = await import('node:fs/promises');
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });
   return entries.filter((entry) => entry.isFile()).map((entry) => path.join(entry.parentPath, entry.name));
 }
