@@ -1,6 +1,6 @@
 /**
  * Production runs compiled JavaScript: `npm run build:server` (part of
- * `npm run build`, run by `npm start`) compiles the server, and the compiled
+ * `npm run build`, and run by `npm start` first) compiles the server, and the compiled
  * service, started as `npm start` starts it, runs a whole workflow with no
  * TypeScript loader in the process.
  */
@@ -33,8 +33,9 @@ describe('the production build', () => {
       scripts: Record<string, string>;
     };
     expect(scripts['start']).toBe('node dist/server/main.js');
-    expect(scripts['prestart']).toBe('npm run build');
-    expect(scripts['build']).toContain('npm run build:server');
+    // What serving needs is built first; `npm run build` also builds the client package.
+    expect(scripts['prestart']).toBe('npm run build:server && npm run build:web && npm run build:examples');
+    expect(scripts['build']).toBe(`${scripts['prestart']} && npm run build:client`);
     expect(scripts['build:server']).toBe('tsc -p tsconfig.build.json');
   });
 
