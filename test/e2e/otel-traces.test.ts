@@ -6,6 +6,9 @@
  * message; every write of the workflow's log is an event of exactly one
  * span, and every emit an event of the span that published it.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
 import { afterAll, describe, expect, test } from 'vitest';
 
 import { petCreationWorkflow } from '../../server/app/pet-shelter/pets/workflow.js';
@@ -217,7 +220,9 @@ describe('OpenTelemetry traces on memory', () => {
 
   test('the published message carries the W3C context of the span that published it', async () => {
     await using receiver = await startOtlpReceiver();
-    await using ctx = await startTestApp({ env: otelEnv(receiver) });
+    await using ctx = await startTestApp({
+      env: { ...otelEnv(receiver), OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20collector-key' },
+    });
     const received = createDeferred<unknown>();
     ctx.app.engine.bus.consume('ContextProbe', 'pet.created', async (message) => received.resolve(message));
     const { traceId } = await ctx.client.pets.create.mutate(max);
@@ -225,6 +230,26 @@ describe('OpenTelemetry traces on memory', () => {
     await receiver.waitFor((spans) => spans.some((s) => s.traceId === traceId && s.parentSpanId === null));
     const root = receiver.trace(traceId).find((s) => s.parentSpanId === null);
     expect(message).toMatchObject({ traceId, context: { traceparent: `00-${traceId}-${root?.spanId}-01` } });
+    // The configured headers go with every export.
+    expect(receiver.lastHeaders()?.authorization).toBe('Bearer collector-key');
+  });
+
+  test('a collector that refuses: the failure is logged, the workflow finishes, the service keeps serving', async () => {
+    await using receiver = await startOtlpReceiver({ refuseWith: 400 });
+    await using ctx = await startTestApp({ env: otelEnv(receiver) });
+    const created = await ctx.client.pets.create.mutate(max);
+    await ctx.app.engine.workflows.onFinished(created.traceId);
+    const warning = await ctx.waitForLog(
+      (line) => line.msg === '⚠️ Trace export failed; these spans are dropped',
+    );
+    expect(warning['spans']).toEqual(expect.any(Number));
+    expect(receiver.requests()).toBeGreaterThan(0);
+    expect(await ctx.client.pets.get.query({ id: created.pet.id })).toMatchObject({ name: max.name });
+    const next = await ctx.client.pets.create.mutate(max);
+    expect((await ctx.app.engine.workflows.onFinished(next.traceId)).outcomes).toEqual({
+      [FEEDING]: 'succeeded',
+      [ENRICHMENT]: 'succeeded',
+    });
   });
 
   test('without an endpoint: no SDK, messages carry no trace context, traces.get answers as ever', async () => {
@@ -247,6 +272,15 @@ describe('OpenTelemetry traces on memory', () => {
       token: created.streamToken,
     });
     expect(trace.status).toBe('finished');
+  });
+
+  test('without an endpoint the SDK is never loaded; with one it is', async () => {
+    const probe = new URL('../support/otel-sdk-probe.ts', import.meta.url);
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', probe.pathname], {
+      cwd: new URL('../..', import.meta.url),
+      env: { PATH: process.env['PATH'] ?? '' },
+    });
+    expect(JSON.parse(stdout)).toEqual({ withoutEndpoint: false, withEndpoint: true });
   });
 });
 

@@ -39,7 +39,10 @@ const ExportTraceServiceRequest = z.object({
               traceId: Hex(16),
               spanId: Hex(8),
               // Absent, or empty, for a root span.
-              parentSpanId: z.union([Hex(8), z.literal('')]).optional(),
+              parentSpanId: z
+                .union([Hex(8), z.literal('')])
+                .optional()
+                .transform((id) => (id === undefined || id === '' ? null : id)),
               name: z.string(),
               kind: z.number().int(),
               startTimeUnixNano: Nanos,
@@ -103,7 +106,10 @@ export type OtlpReceiver = AsyncDisposable & {
   readonly trace: (traceId: string) => ReceivedSpan[];
 };
 
-export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+/** `refuseWith`: answer every export with this HTTP status (a collector that rejects), keeping nothing. */
+export async function startOtlpReceiver(
+  options: { readonly refuseWith?: number } = {},
+): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
   const waiters = new Set<{
     readonly done: (spans: readonly ReceivedSpan[]) => boolean;
@@ -134,13 +140,18 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       }
       requests += 1;
       lastHeaders = req.headers;
+      if (options.refuseWith !== undefined) {
+        res.writeHead(options.refuseWith, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ code: 3, message: 'refused' }));
+        return;
+      }
       for (const { resource, scopeSpans } of parsed.data.resourceSpans) {
         for (const { scope, spans: received } of scopeSpans) {
           for (const span of received) {
             spans.push({
               traceId: span.traceId,
               spanId: span.spanId,
-              parentSpanId: span.parentSpanId || null,
+              parentSpanId: span.parentSpanId,
               name: span.name,
               kind: span.kind,
               startNs: span.startTimeUnixNano,

@@ -8,10 +8,11 @@
  *
  * The current span is kept in this object's own AsyncLocalStorage, not in
  * OpenTelemetry's global context: nothing global is registered, so several
- * engines can share a process.
+ * engines can share a process. The SDK itself is loaded here, when this is
+ * built: a service without an endpoint never loads it.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 import {
   defaultTextMapGetter,
@@ -22,12 +23,7 @@ import {
   trace,
   type Span,
   type SpanOptions,
-  type Tracer,
 } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, TracerProvider, type IdGenerator } from '@opentelemetry/sdk-trace';
 
 import type { BusMessage, TraceCarrier } from '../bus/topics.js';
 import type { OtelConfig } from '../config.js';
@@ -35,7 +31,7 @@ import type { Logger } from '../log.js';
 import type { StoredEvent } from '../streams/storage.js';
 import { describeError } from '../traces/step-tracer.js';
 import type { TracedAttempt, WorkflowTracing } from './hooks.js';
-import { LoggedSpanExporter } from './logged-span-exporter.js';
+import type { OtelSdk } from './otel-sdk.js';
 
 /** Where work runs: an API call (whose span exists once it starts a workflow) or a step attempt. */
 type Scope = {
@@ -61,7 +57,7 @@ const now = () => performance.timeOrigin + performance.now();
  * Ids from the system's CSPRNG (a trace id is a workflow's, which must be
  * unguessable); the next root span may be given a workflow's trace id.
  */
-class WorkflowIds implements IdGenerator {
+class WorkflowIds {
   #next: string | undefined;
 
   generateTraceId(): string {
@@ -86,35 +82,30 @@ class WorkflowIds implements IdGenerator {
 }
 
 export class OtelTracing implements WorkflowTracing {
-  readonly #provider: TracerProvider;
-  readonly #tracer: Tracer;
   readonly #ids = new WorkflowIds();
   readonly #scope = new AsyncLocalStorage<Scope>();
-  readonly #propagator = new W3CTraceContextPropagator();
+  /** Null when the SDK failed to load: then nothing is traced. */
+  readonly #sdk: Promise<OtelSdk | null>;
+  /** Set once loaded: spans exist only after it is (calls and attempts wait for it). */
+  #loaded: OtelSdk | undefined;
 
   constructor(config: OtelConfig, log: Logger) {
-    const exporter = new OTLPTraceExporter({ url: config.tracesUrl, headers: { ...config.headers } });
-    this.#provider = new TracerProvider({
-      resource: resourceFromAttributes({
-        'service.name': config.serviceName,
-        'service.instance.id': randomUUID(),
-      }),
-      idGenerator: this.#ids,
-      spanProcessors: [
-        new BatchSpanProcessor({
-          exporter: new LoggedSpanExporter(exporter, log),
-          scheduledDelayMillis: config.exportDelayMs,
-        }),
-      ],
-    });
-    this.#tracer = this.#provider.getTracer('pet-stream-engine');
+    this.#sdk = import('./otel-sdk.js').then(
+      ({ startOtelSdk }) => (this.#loaded = startOtelSdk(config, log, this.#ids)),
+      (error: unknown) => {
+        log.error({ err: error }, '❌ OpenTelemetry SDK failed to load; no traces are exported');
+        return null;
+      },
+    );
   }
 
   readonly call = async <T extends { readonly ok: boolean }>(
     name: string,
     run: () => Promise<T>,
   ): Promise<T> => {
-    const scope: Scope = { span: undefined, call: { name, startTime: now() } };
+    const startTime = now();
+    if (!(await this.#sdk)) return run();
+    const scope: Scope = { span: undefined, call: { name, startTime } };
     let ok = false;
     try {
       const result = await this.#scope.run(scope, run);
@@ -129,10 +120,11 @@ export class OtelTracing implements WorkflowTracing {
   readonly workflowStarted = (traceId: string, kind: string): void => {
     const scope = this.#scope.getStore();
     const call = scope?.call;
+    const tracer = this.#loaded?.tracer;
     // Outside a call, or a call's second workflow: its steps' spans are the roots of its trace.
-    if (!scope || !call || scope.span) return;
+    if (!scope || !call || scope.span || !tracer) return;
     scope.span = this.#ids.rootIn(traceId, () =>
-      this.#tracer.startSpan(
+      tracer.startSpan(
         call.name,
         {
           kind: SpanKind.SERVER,
@@ -149,7 +141,9 @@ export class OtelTracing implements WorkflowTracing {
     { step, attempt, interrupted }: TracedAttempt,
     run: () => Promise<T>,
   ): Promise<T> => {
-    const span = this.#startAttempt(message, step, attempt);
+    const sdk = await this.#sdk;
+    if (!sdk) return run();
+    const span = this.#startAttempt(sdk, message, step, attempt);
     try {
       const value = await this.#scope.run({ span }, run);
       span.setAttribute(ATTR.outcome, 'succeeded');
@@ -168,10 +162,11 @@ export class OtelTracing implements WorkflowTracing {
 
   readonly published = (traceId: string, topic: string): TraceCarrier | undefined => {
     const span = this.#current(traceId);
-    if (!span) return undefined;
+    // A span exists only once the SDK is loaded.
+    if (!span || !this.#loaded) return undefined;
     span.addEvent('bus.emit', { [ATTR.topic]: topic });
     const carrier: Record<string, string> = {};
-    this.#propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
+    this.#loaded.propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
     return carrier;
   };
 
@@ -184,7 +179,9 @@ export class OtelTracing implements WorkflowTracing {
     });
   };
 
-  readonly close = (): Promise<void> => this.#provider.shutdown();
+  readonly close = async (): Promise<void> => {
+    await (await this.#sdk)?.close();
+  };
 
   /** The current span, when it belongs to this workflow's trace. */
   #current(traceId: string): Span | undefined {
@@ -192,7 +189,7 @@ export class OtelTracing implements WorkflowTracing {
     return span?.spanContext().traceId === traceId ? span : undefined;
   }
 
-  #startAttempt(message: BusMessage, step: string, attempt: number): Span {
+  #startAttempt({ tracer, propagator }: OtelSdk, message: BusMessage, step: string, attempt: number): Span {
     const options: SpanOptions = {
       kind: SpanKind.CONSUMER,
       attributes: {
@@ -203,10 +200,10 @@ export class OtelTracing implements WorkflowTracing {
         [ATTR.topic]: message.topic,
       },
     };
-    const parent = this.#propagator.extract(ROOT_CONTEXT, message.context ?? {}, defaultTextMapGetter);
+    const parent = propagator.extract(ROOT_CONTEXT, message.context ?? {}, defaultTextMapGetter);
     if (trace.getSpanContext(parent)?.traceId === message.traceId) {
-      return this.#tracer.startSpan(step, options, parent);
+      return tracer.startSpan(step, options, parent);
     }
-    return this.#ids.rootIn(message.traceId, () => this.#tracer.startSpan(step, options, ROOT_CONTEXT));
+    return this.#ids.rootIn(message.traceId, () => tracer.startSpan(step, options, ROOT_CONTEXT));
   }
 }
