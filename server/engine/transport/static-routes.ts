@@ -5,8 +5,12 @@ import { fileURLToPath } from 'node:url';
 
 import { sendError, type HttpRoute } from './http-routes.js';
 
-/** Where `vite build` writes the web workbench (`dist/web` at the repository root). */
-export const WORKBENCH_DIR = fileURLToPath(new URL('../../../dist/web/', import.meta.url));
+/** The tree this module runs from: the repository (sources under tsx) or `dist/` (compiled by `npm run build`). */
+const TREE = new URL('../../../', import.meta.url);
+/** Where `vite build` writes the web workbench: `dist/web` at the repository root, beside the compiled server. */
+export const WORKBENCH_DIR = fileURLToPath(
+  new URL(TREE.pathname.endsWith('/dist/') ? 'web/' : 'dist/web/', TREE),
+);
 
 export type StaticOptions = {
   /** The built workbench's directory. @default WORKBENCH_DIR */

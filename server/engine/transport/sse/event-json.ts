@@ -6,17 +6,17 @@
  */
 import type { StreamEvent } from '../../../../shared/stream-event.js';
 import { transformer } from '../../../../shared/transformer.js';
+import { JSON_TEXT } from '../json-text.js';
 
 /**
  * An event with its JSON text. Its own fields are the event's, so it reads,
  * compares (`toEqual`) and serialises like the event. It is not a plain
- * object, so superjson passes it through as it is, and the WebSocket encoder
- * (`transport/ws/frames.ts`) writes its cached text in place.
+ * object, so superjson passes it through as it is, and the WebSocket frames
+ * (`transport/ws/frames.ts`) splice its cached text in (JSON_TEXT).
  */
 export class SerializedEvent<TData> {
   declare readonly eventId: string;
   readonly #json: string;
-  #messageTail: string | undefined;
 
   constructor(event: StreamEvent<TData>, json: string) {
     // Copied field by field in the event's own order, so that plain
@@ -30,9 +30,9 @@ export class SerializedEvent<TData> {
     return this.#json;
   }
 
-  /** Text a transport wraps around the event, made by `make` on first use and kept with it. */
-  messageTail(make: () => string): string {
-    return (this.#messageTail ??= make());
+  /** The same text, for transports that splice it in (see json-text.ts). */
+  get [JSON_TEXT](): string {
+    return this.#json;
   }
 }
 

@@ -6,6 +6,8 @@
 import { transformTRPCResponse, type AnyTRPCRootTypes, type TRPCRootConfig } from '@trpc/server';
 import type { TRPCResponseMessage } from '@trpc/server/rpc';
 
+import { stringifyWithJsonText } from '../json-text.js';
+
 export type RequestId = number | string;
 
 /** Events remembered; every consumer of an event gets it within a few events of the first. */
@@ -81,8 +83,9 @@ export class FrameEncoder {
     const data = this.#config.transformer.output.serialize(
       eventId === undefined ? value : { id: eventId, data: value },
     ) as unknown;
-    // JSON.stringify leaves a key out when its value has no JSON form; so does this.
-    const json = JSON.stringify(data) as string | undefined;
+    // JSON.stringify's text, with the cached text of values that carry it (an event serialised
+    // once for every subscriber); like JSON.stringify, a value with no JSON form leaves its key out.
+    const json = stringifyWithJsonText(data);
     const dataPart = json === undefined ? '' : `,"data":${json}`;
     const idPart = eventId === undefined ? '' : `,"id":${JSON.stringify(eventId)}`;
     return `,"result":{"type":"data"${dataPart}${idPart}}}`;
