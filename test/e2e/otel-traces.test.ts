@@ -218,6 +218,54 @@ describe('OpenTelemetry traces on memory', () => {
     expectWritesAsEvents(spans, log);
   });
 
+  test('a step that runs out of attempts: its attempts failed, then a span for giving up holds its failure message', async () => {
+    const failing: readonly Step[] = petCreationWorkflow.steps.map((step) =>
+      step.name === FEEDING
+        ? {
+            ...step,
+            handle: () => Promise.reject(new Error('scale unreachable')),
+          }
+        : step,
+    );
+    await using receiver = await startOtlpReceiver();
+    await using ctx = await startTestApp({
+      env: { ...otelEnv(receiver), STEP_MAX_ATTEMPTS: '2' },
+      steps: failing,
+    });
+    const { traceId } = await ctx.client.pets.create.mutate(max);
+    const state = await ctx.app.engine.workflows.onFinished(traceId);
+    expect(state.outcomes).toEqual({ [FEEDING]: 'dead', [ENRICHMENT]: 'succeeded' });
+    await receiver.waitFor(
+      (spans) =>
+        hasOutcomes(traceId, { [FEEDING]: ['failed'], [ENRICHMENT]: ['succeeded'] })(spans) &&
+        attemptSpans(spans, FEEDING).length === 2 &&
+        spans.some((span) => span.name === `${FEEDING} dead`),
+    );
+    const log = await storedLog(ctx.app.engine, traceId);
+    await ctx.app.close();
+
+    const spans = receiver.trace(traceId);
+    const root = spans.find((s) => s.parentSpanId === null);
+    expect(
+      attemptSpans(spans, FEEDING)
+        .map((s) => [s.attributes['workflow.attempt'], s.attributes['workflow.outcome']])
+        .sort(),
+    ).toEqual([
+      [1, 'failed'],
+      [2, 'failed'],
+    ]);
+    const dead = spans.filter((s) => s.name === `${FEEDING} dead`);
+    expect(dead).toHaveLength(1);
+    expect(dead[0]).toMatchObject({
+      parentSpanId: root?.spanId,
+      kind: SPAN_KIND.internal,
+      attributes: { 'workflow.step': FEEDING, 'workflow.attempts': 2, 'workflow.outcome': 'dead' },
+      status: { code: STATUS.error, message: 'scale unreachable' },
+    });
+    expect(dead[0]?.events.map((e) => e.attributes['stream.item_id'])).toContain(`failed_${FEEDING}`);
+    expectWritesAsEvents(spans, log);
+  });
+
   test('the published message carries the W3C context of the span that published it', async () => {
     await using receiver = await startOtlpReceiver();
     await using ctx = await startTestApp({

@@ -3,6 +3,7 @@
  * interfaces (absent means nothing is recorded); their implementations keep
  * the per-event cost to a few plain increments, with no allocation.
  */
+import type { DeadLetter } from '../bus/event-bus.js';
 import type { BusMessage, TraceCarrier } from '../bus/topics.js';
 import type { StoredEvent } from '../streams/storage.js';
 
@@ -53,6 +54,11 @@ export type WorkflowTracing = {
    * Runs one step attempt in its span, the child of the span that published its message.
    */
   readonly attempt: <T>(message: BusMessage, attempt: TracedAttempt, run: () => Promise<T>) => Promise<T>;
+  /**
+   * Runs the report that a step gave up on a message (every attempt failed)
+   * in a span of its own, beside the attempts' spans.
+   */
+  readonly givenUp: <T>(letter: DeadLetter, run: () => Promise<T>) => Promise<T>;
   /** A message is published: an event of the current span, whose context the message then carries. */
   readonly published: (traceId: string, topic: string) => TraceCarrier | undefined;
   /** An event was written to a workflow's log: an event of the current span. */

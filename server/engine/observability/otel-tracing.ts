@@ -25,6 +25,7 @@ import {
   type SpanOptions,
 } from '@opentelemetry/api';
 
+import type { DeadLetter } from '../bus/event-bus.js';
 import type { BusMessage, TraceCarrier } from '../bus/topics.js';
 import type { OtelConfig } from '../config.js';
 import type { Logger } from '../log.js';
@@ -45,6 +46,7 @@ const ATTR = {
   kind: 'workflow.kind',
   step: 'workflow.step',
   attempt: 'workflow.attempt',
+  attempts: 'workflow.attempts',
   outcome: 'workflow.outcome',
   messageId: 'messaging.message.id',
   topic: 'messaging.destination.name',
@@ -143,7 +145,10 @@ export class OtelTracing implements WorkflowTracing {
   ): Promise<T> => {
     const sdk = await this.#sdk;
     if (!sdk) return run();
-    const span = this.#startAttempt(sdk, message, step, attempt);
+    const span = this.#startStepSpan(sdk, step, message, {
+      kind: SpanKind.CONSUMER,
+      attributes: { [ATTR.step]: step, [ATTR.attempt]: attempt },
+    });
     try {
       const value = await this.#scope.run({ span }, run);
       span.setAttribute(ATTR.outcome, 'succeeded');
@@ -155,6 +160,21 @@ export class OtelTracing implements WorkflowTracing {
         span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
       }
       throw error;
+    } finally {
+      span.end(now());
+    }
+  };
+
+  readonly givenUp = async <T>(letter: DeadLetter, run: () => Promise<T>): Promise<T> => {
+    const sdk = await this.#sdk;
+    if (!sdk) return run();
+    const span = this.#startStepSpan(sdk, `${letter.consumer} dead`, letter.message, {
+      kind: SpanKind.INTERNAL,
+      attributes: { [ATTR.step]: letter.consumer, [ATTR.attempts]: letter.attempts, [ATTR.outcome]: 'dead' },
+    });
+    span.setStatus({ code: SpanStatusCode.ERROR, message: letter.error });
+    try {
+      return await this.#scope.run({ span }, run);
     } finally {
       span.end(now());
     }
@@ -189,21 +209,30 @@ export class OtelTracing implements WorkflowTracing {
     return span?.spanContext().traceId === traceId ? span : undefined;
   }
 
-  #startAttempt({ tracer, propagator }: OtelSdk, message: BusMessage, step: string, attempt: number): Span {
+  /**
+   * A span of a step's work on one message: the child of the span that
+   * published it when the message carries its context, else a root of the
+   * workflow's trace.
+   */
+  #startStepSpan(
+    { tracer, propagator }: OtelSdk,
+    name: string,
+    message: BusMessage,
+    { kind, attributes }: Required<Pick<SpanOptions, 'kind' | 'attributes'>>,
+  ): Span {
     const options: SpanOptions = {
-      kind: SpanKind.CONSUMER,
+      kind,
       attributes: {
         [ATTR.traceId]: message.traceId,
-        [ATTR.step]: step,
-        [ATTR.attempt]: attempt,
+        ...attributes,
         [ATTR.messageId]: message.id,
         [ATTR.topic]: message.topic,
       },
     };
     const parent = propagator.extract(ROOT_CONTEXT, message.context ?? {}, defaultTextMapGetter);
     if (trace.getSpanContext(parent)?.traceId === message.traceId) {
-      return tracer.startSpan(step, options, parent);
+      return tracer.startSpan(name, options, parent);
     }
-    return this.#ids.rootIn(message.traceId, () => tracer.startSpan(step, options, ROOT_CONTEXT));
+    return this.#ids.rootIn(message.traceId, () => tracer.startSpan(name, options, ROOT_CONTEXT));
   }
 }

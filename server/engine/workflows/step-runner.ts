@@ -107,7 +107,8 @@ export function startSteps<TServices>(options: StepRunnerOptions<TServices>): vo
           );
         },
         onDead: async (letter) => {
-          await tracker.stepFinished(letter.message.traceId, step.name, 'dead');
+          const report = () => tracker.stepFinished(letter.message.traceId, step.name, 'dead');
+          await (tracing ? tracing.givenUp(letter, report) : report());
         },
         onInterrupted: (message, { attempt }) => {
           workflowLogger(rootLogger, message.traceId, step.name).warn(
