@@ -266,6 +266,29 @@ describe('OpenTelemetry traces on memory', () => {
     expectWritesAsEvents(spans, log);
   });
 
+  test('a workflow started outside any API call: its attempts are the roots of a trace with its id', async () => {
+    await using receiver = await startOtlpReceiver();
+    await using ctx = await startTestApp({ env: otelEnv(receiver) });
+    const { engine } = ctx.app;
+    const pet = await engine.services.pets.create(max);
+    const run = await engine.workflows.start(petCreationWorkflow, { subject: pet.name, starter: 'Import' });
+    await run.emit('pet.created', { pet });
+    await run.emit('feeding.reminder.enqueued', { pet });
+    await engine.workflows.onFinished(run.traceId);
+    await receiver.waitFor(
+      hasOutcomes(run.traceId, { [FEEDING]: ['succeeded'], [ENRICHMENT]: ['succeeded'] }),
+    );
+    const log = await storedLog(engine, run.traceId);
+    await ctx.app.close();
+
+    const spans = receiver.trace(run.traceId);
+    expect(spans.map((s) => [s.name, s.parentSpanId]).sort()).toEqual([
+      [ENRICHMENT, null],
+      [FEEDING, null],
+    ]);
+    expectWritesAsEvents(spans, log);
+  });
+
   test('the published message carries the W3C context of the span that published it', async () => {
     await using receiver = await startOtlpReceiver();
     await using ctx = await startTestApp({
