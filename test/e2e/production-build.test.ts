@@ -13,7 +13,8 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, test } from 'vitest';
 
 import { TraceIdSchema } from '../../shared/trace-id.js';
-import { buddy, enrichmentEvents, feedingMessages } from '../support/pets.js';
+import { startOtlpReceiver } from '../support/otlp-receiver.js';
+import { buddy, enrichmentEvents, feedingMessages, max } from '../support/pets.js';
 import { startServerProcess } from '../support/server-process.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -80,5 +81,33 @@ describe('the production build', () => {
         .map((e) => e.message),
     ).toEqual(enrichmentEvents('Buddy', true).map(([, message]) => message));
     expect(messages.at(-1)).toBe('Pet creation workflow finished for Buddy');
+  });
+
+  test('the compiled service exports the workflow as one OTLP trace (the SDK loaded from dist)', async () => {
+    await using receiver = await startOtlpReceiver();
+    await using server = await startServerProcess(
+      {
+        FEEDING_CHECK_DELAY_MS: '0',
+        STEP_RETRY_BASE_MS: '0',
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+        OTEL_SERVICE_NAME: 'shelter-compiled',
+        OTEL_BSP_SCHEDULE_DELAY: '0',
+      },
+      'compiled',
+    );
+    const { traceId } = await server.newClient().pets.create.mutate(max);
+    await receiver.waitFor((spans) => spans.filter((s) => s.traceId === traceId).length === 3);
+    const spans = receiver.trace(traceId);
+    const root = spans.find((s) => s.parentSpanId === null);
+    expect(root).toMatchObject({ name: 'pets.create', resource: { 'service.name': 'shelter-compiled' } });
+    expect(
+      spans
+        .filter((s) => s !== root)
+        .map((s) => [s.name, s.parentSpanId, s.attributes['workflow.outcome']])
+        .sort(),
+    ).toEqual([
+      ['AiProfileEnrichment', root?.spanId, 'succeeded'],
+      ['FeedingReminder', root?.spanId, 'succeeded'],
+    ]);
   });
 });
