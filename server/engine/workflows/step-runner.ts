@@ -1,3 +1,4 @@
+import { timeoutSignal } from '../timeout-signal.js';
 import type { ConsumerHandler, EventBus } from '../bus/event-bus.js';
 import { workflowLogger, type Logger } from '../log.js';
 import type { StepObserver, WorkflowTracing } from '../observability/hooks.js';
@@ -54,7 +55,7 @@ export function startSteps<TServices>(options: StepRunnerOptions<TServices>): vo
     const handler: ConsumerHandler = async (message, { attempt, signal: shutdown }) => {
       const ended = options.observer?.attemptStarted(message.traceId, step.name, attempt);
       const logger = workflowLogger(rootLogger, message.traceId, step.name);
-      const timeout = attemptTimeout(timeoutMs);
+      const timeout = timeoutSignal(timeoutMs, 'The attempt timed out');
       const signal = AbortSignal.any([shutdown, timeout.signal]);
       // Every write an attempt can make (stream, bus, fenced services)
       // fails once its signal aborts, so an attempt that outlives its
@@ -119,21 +120,6 @@ export function startSteps<TServices>(options: StepRunnerOptions<TServices>): vo
       },
     );
   }
-}
-
-/**
- * An attempt's timeout as an AbortSignal that fires with a `TimeoutError`.
- * Not `AbortSignal.timeout()`: combined with `AbortSignal.any()`, a timeout
- * signal nothing else refers to can be garbage-collected before it fires,
- * and the attempt would then never time out. The timer here holds the signal.
- */
-function attemptTimeout(timeoutMs: number): { readonly signal: AbortSignal; readonly clear: () => void } {
-  const controller = new AbortController();
-  const timer = setTimeout(
-    () => controller.abort(new DOMException('The attempt timed out', 'TimeoutError')),
-    timeoutMs,
-  );
-  return { signal: controller.signal, clear: () => clearTimeout(timer) };
 }
 
 /**
