@@ -7,7 +7,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
 COPY . .
-# The server (tsc, into dist/server and dist/shared) and the workbench (Vite, into dist/web).
+# The server (tsc, into dist/server and dist/shared), the workbench and the React example
+# (Vite, into dist/web and dist/examples/react), and the client package (client/dist).
 RUN npm run build
 
 FROM node:20-bookworm-slim
