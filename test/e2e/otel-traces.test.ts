@@ -25,6 +25,7 @@ import {
 } from '../support/otlp-receiver.js';
 import { max } from '../support/pets.js';
 import { deleteKeys, randomKeyPrefix, storedEvents, TEST_REDIS_URL } from '../support/redis.js';
+import { holdingEnrichment } from '../support/holding-steps.js';
 import { startTestApp } from '../support/test-app.js';
 import { traceEntry } from '../support/trace-entries.js';
 
@@ -359,19 +360,6 @@ describe('OpenTelemetry traces across two instances of one Redis', () => {
   const prefix = randomKeyPrefix();
   afterAll(() => deleteKeys(prefix));
   const redisEnv = { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix };
-
-  /** Instance A's steps: the enrichment step holds until its attempt is stopped, so it can only finish on B. */
-  const holdingEnrichment: readonly Step[] = petCreationWorkflow.steps.map((step) =>
-    step.name === ENRICHMENT
-      ? {
-          ...step,
-          handle: (_data: unknown, { signal }: Parameters<Step['handle']>[1]) =>
-            new Promise<void>((_resolve, reject) => {
-              signal.addEventListener('abort', () => reject(new Error('stopped')), { once: true });
-            }),
-        }
-      : step,
-  );
 
   test('started on A, steps on A and B: one trace, every attempt a child of the call, context through BullMQ', async () => {
     await using receiver = await startOtlpReceiver();

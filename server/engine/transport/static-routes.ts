@@ -63,7 +63,7 @@ export function staticRoutes(options: StaticOptions = {}): HttpRoute[] {
     root: options.reactExampleRoot ?? REACT_EXAMPLE_DIR,
     notBuilt: {
       code: 'EXAMPLE_NOT_BUILT',
-      message: 'The React example is not built: run `npm run build:examples`',
+      message: 'The React example is not built: run `npm run build:examples` (npm start does it)',
     },
   });
   return [
