@@ -20,15 +20,15 @@ export type TreatOptions = {
 };
 
 /** What the demo runs with. */
-export type DemoSession = {
+export type DemoContext = {
   readonly client: PetClient;
   readonly view: DemoView;
   readonly signal: AbortSignal;
 };
 
 /** Treats the pet; true when the treatment ended (finished or cancelled), false when interrupted. */
-export async function treat(session: DemoSession, pet: Pet, options: TreatOptions): Promise<boolean> {
-  const { client, view, signal } = session;
+export async function treat(context: DemoContext, pet: Pet, options: TreatOptions): Promise<boolean> {
+  const { client, view, signal } = context;
   if (pet.status !== 'ill') {
     view.note(`${pet.name} is ${pet.status}: there is nothing to treat`);
     return true;
