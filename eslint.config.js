@@ -7,7 +7,7 @@ export default tseslint.config(
   {
     ignores: [
       'node_modules/',
-      'dist/',
+      '**/dist/',
       'coverage/',
       'test-artifacts/',
       'bench/',
@@ -43,7 +43,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['client/**/*.ts', 'shared/**/*.ts', 'web/**/*.ts'],
+    files: ['client/**/*.ts', 'shared/**/*.ts', 'web/**/*.ts', 'examples/**/*.{ts,tsx}'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -96,7 +96,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['client/demo.ts', 'scripts/**/*.ts', 'test/**/*.ts'],
+    files: ['client/demo.ts', 'scripts/**/*.ts', 'test/**/*.ts', 'examples/*/vite.config.ts'],
     rules: { 'no-console': 'off', 'no-restricted-imports': 'off' },
   },
   {

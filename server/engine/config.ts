@@ -6,6 +6,9 @@ import { z } from 'zod';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 
+/** An http(s) URL, as an OTLP/HTTP endpoint must be. */
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
+
 const list = z.string().transform((s) =>
   s
     .split(',')
@@ -81,6 +84,12 @@ export const EnvSchema = z
       .regex(/^[\w:.-]+$/, 'must be letters, digits and `_ : . -` only')
       .default('petstream:'),
     REDIS_COMMAND_TIMEOUT_MS: int(50).default(2000),
+
+    OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional(),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: httpUrl.optional(),
+    OTEL_EXPORTER_OTLP_HEADERS: list.transform(headerPairs).optional(),
+    OTEL_SERVICE_NAME: z.string().min(1).max(255).default('pet-stream'),
+    OTEL_BSP_SCHEDULE_DELAY: int(0).default(5000),
   })
   .superRefine((env, ctx) => {
     // A workflow must outlive one step attempt before it may be stopped for running too long.
@@ -110,6 +119,24 @@ export const EnvSchema = z
   });
 
 export type Env = z.infer<typeof EnvSchema>;
+
+/** `key=value` pairs, percent-encoded as the OpenTelemetry specification has them. */
+function headerPairs(pairs: readonly string[], ctx: z.RefinementCtx): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    try {
+      const key = decodeURIComponent(pair.slice(0, at).trim());
+      const value = decodeURIComponent(pair.slice(at + 1).trim());
+      if (at < 1 || !/^[!#$%&'*+.^`|~\w-]+$/.test(key) || value === '') throw new URIError(pair);
+      headers[key] = value;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be comma-separated key=value pairs' });
+      return headers;
+    }
+  }
+  return headers;
+}
 
 function isOrigin(value: string): boolean {
   try {
@@ -202,6 +229,8 @@ export type Config = {
     /** Empty: any Origin may open a WebSocket. */
     readonly allowedOrigins: readonly string[];
   };
+  /** OpenTelemetry trace export; null (nothing exported, no SDK started) without an endpoint. */
+  readonly otel: OtelConfig | null;
   readonly redisUrl: string | undefined;
   readonly redis: {
     /** Starts every key this service writes, so several services (or tests) can share one Redis. */
@@ -209,6 +238,16 @@ export type Config = {
     /** A Redis command unanswered this long fails, so callers get an error instead of a hang. */
     readonly commandTimeoutMs: number;
   };
+};
+
+export type OtelConfig = {
+  /** Where spans are posted (OTLP/HTTP, JSON). */
+  readonly tracesUrl: string;
+  /** Sent with every export (a collector's or vendor's credentials). */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly serviceName: string;
+  /** Ended spans wait at most this long before they are sent in a batch. */
+  readonly exportDelayMs: number;
 };
 
 export class ConfigError extends Error {
@@ -290,7 +329,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       apiKeys: e.API_KEYS ?? [],
       allowedOrigins: (e.ALLOWED_ORIGINS ?? []).map((origin) => new URL(origin).origin),
     },
+    otel: otelConfig(e),
     redisUrl: e.REDIS_URL,
     redis: { keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS },
   };
+}
+
+/**
+ * As OpenTelemetry's SDKs read these variables: a traces endpoint is used
+ * as it is; the general endpoint gets the signal's path, `/v1/traces`.
+ */
+function otelConfig(e: Env): OtelConfig | null {
+  const base = e.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const tracesUrl =
+    e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+    (base === undefined ? undefined : `${base.replace(/\/+$/, '')}/v1/traces`);
+  if (tracesUrl === undefined) return null;
+  const headers = e.OTEL_EXPORTER_OTLP_HEADERS ?? {};
+  return { tracesUrl, headers, serviceName: e.OTEL_SERVICE_NAME, exportDelayMs: e.OTEL_BSP_SCHEDULE_DELAY };
 }

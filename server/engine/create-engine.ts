@@ -11,6 +11,7 @@ import { closeInOrder } from './close-in-order.js';
 import type { Config } from './config.js';
 import { logSinkOf, type Logger } from './log.js';
 import { Observability } from './observability/observability.js';
+import { OtelTracing } from './observability/otel-tracing.js';
 import { ApiKeys } from './security/api-keys.js';
 import { RateLimiter } from './security/rate-limiter.js';
 import { StreamTokens } from './security/stream-tokens.js';
@@ -51,6 +52,8 @@ export function createEngine(config: Config, log: Logger, application: Applicati
     retention: backends.retention,
     traces: backends.traces,
     ...config.traces,
+    // No endpoint, no SDK: the engine then holds no tracing at all.
+    tracing: config.otel ? new OtelTracing(config.otel, log) : null,
   });
   observability.metrics.countDroppedLogLinesWith(() => logSinkOf(log)?.dropped ?? 0);
   // Writes, emits and workflow starts and finishes are recorded on their way to the backends.
@@ -76,6 +79,7 @@ export function createEngine(config: Config, log: Logger, application: Applicati
     previousSecrets: config.streams.previousTokenSecrets,
     ttlSeconds: config.streams.tokenTtlSeconds,
   });
+  const { tracing } = observability;
   const workflows = new WorkflowRuntime({
     registry,
     tracker,
@@ -84,6 +88,7 @@ export function createEngine(config: Config, log: Logger, application: Applicati
     tokens,
     cancelSignals,
     logger: log,
+    tracing,
   });
   startSteps({
     bus,
@@ -96,6 +101,7 @@ export function createEngine(config: Config, log: Logger, application: Applicati
     logger: log,
     timeoutMs: config.steps.timeoutMs,
     observer: observability.steps,
+    tracing,
   });
 
   let stepsStopped: Promise<void> | undefined;

@@ -92,5 +92,6 @@ export { StorageUnavailable, whileReachable } from './backends/redis/storage-una
 export { loadConfig, ConfigError, type Config } from './config.js';
 export { createLogger, type Logger } from './log.js';
 export { LogSink } from './log-sink.js';
+export { timeoutSignal } from './timeout-signal.js';
 export { createServer, type Server } from './create-server.js';
 export { createEngine, type Engine } from './create-engine.js';

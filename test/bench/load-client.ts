@@ -3,9 +3,8 @@
  * receives, checks and timestamps every delivery, and drives the
  * end-to-end workflow and `pets.create` scenarios with the product's client.
  */
-import { createTRPCClient, httpLink } from '@trpc/client';
+import { createTRPCClient, createWSClient, httpLink, splitLink, wsLink } from '@trpc/client';
 
-import { createPetClient } from '../../client/create-client.js';
 import type { AppRouter } from '../../server/app/pet-shelter/app-router.js';
 import type { PetCreationEvent } from '../../shared/pet-creation.js';
 import type { PetInput } from '../../shared/pet.js';
@@ -21,7 +20,7 @@ import { connectSocketIo } from './clients/socket-io-connection.js';
 import { now } from './clock.js';
 import { DeliveryTracker } from './delivery-tracker.js';
 import { serve } from './ipc.js';
-import type { BenchGroup, ServerKind } from './servers/bench-server.js';
+import type { BenchGroup, DeliveryServerKind } from './servers/bench-server.js';
 import { quantile } from './stats.js';
 import { workflowProblem } from './workflow-check.js';
 
@@ -29,7 +28,7 @@ import { workflowProblem } from './workflow-check.js';
 const CONNECT_CONCURRENCY = 100;
 const RESULT_TIMEOUT_MS = 120_000;
 
-const CONNECTORS: Record<ServerKind, (url: string) => Promise<BenchConnection>> = {
+const CONNECTORS: Record<DeliveryServerKind, (url: string) => Promise<BenchConnection>> = {
   ours: connectOurs,
   ws: connectRawWs,
   socketio: connectSocketIo,
@@ -54,7 +53,7 @@ async function inBatches<T>(count: number, batch: number, make: (index: number) 
   return made;
 }
 
-async function connect(args: { key: string; kind: ServerKind; url: string; count: number }) {
+async function connect(args: { key: string; kind: DeliveryServerKind; url: string; count: number }) {
   const started = now();
   const connections = await inBatches(args.count, CONNECT_CONCURRENCY, () => CONNECTORS[args.kind](args.url));
   sessions.set(args.key, { connections });
@@ -103,52 +102,68 @@ const PETS: readonly PetInput[] = [
 const pet = (i: number): PetInput => PETS[i % PETS.length] ?? { name: 'Buddy', species: 'dog', ageMonths: 12 };
 
 /**
- * `count` users at once, each with its own client: `pets.create` over HTTP,
- * then the workflow's subscription over WebSocket, to its finished event.
+ * `count` workflows, `inFlight` at a time, through one client as an
+ * application would hold it: `pets.create` over HTTP, then the workflow's
+ * `petCreation.onUpdate` over the client's one WebSocket until its finished
+ * event. Every workflow's events are checked; the latency is create → finished.
  */
-async function workflows(args: { url: string; count: number }) {
-  // The product's client opens its WebSocket with the first subscription.
-  const clients = Array.from({ length: args.count }, () => createPetClient({ url: args.url, WebSocket: NodeWebSocket }));
+async function workflows(args: { url: string; count: number; inFlight: number }) {
+  // Drops (a slow consumer cut off, say) are resumed by the link from the last event id: counted, not hidden.
+  let drops = 0;
+  const wsClient = createWSClient({
+    url: `${args.url.replace(/^http/, 'ws')}/trpc`,
+    WebSocket: NodeWebSocket,
+    onClose: () => (drops += 1),
+  });
+  const trpc = createTRPCClient<AppRouter>({
+    links: [
+      splitLink({
+        condition: (op) => op.type === 'subscription',
+        true: wsLink<AppRouter>({ client: wsClient, transformer }),
+        false: httpLink({ url: `${args.url}/trpc`, transformer }),
+      }),
+    ],
+  });
   const latencies: number[] = [];
   const errors: string[] = [];
-  const startedAt = now();
-  let lastAt = startedAt;
+  let events = 0;
+  let next = 0;
   const cpuMark = process.cpuUsage();
+  const startedAt = now();
+  async function one(i: number) {
+    const input = pet(i);
+    const sent = now();
+    const created = await trpc.pets.create.mutate(input);
+    const received: PetCreationEvent[] = [];
+    await new Promise<void>((resolve, reject) => {
+      trpc.petCreation.onUpdate.subscribe(
+        { traceId: TraceIdSchema.parse(created.traceId), token: created.streamToken },
+        { onData: (envelope) => received.push(envelope.data), onComplete: resolve, onError: reject },
+      );
+    });
+    latencies.push(now() - sent);
+    events += received.length;
+    const problem = workflowProblem(received, input);
+    if (problem) errors.push(`workflow ${i}: ${problem}`);
+  }
   await Promise.all(
-    clients.map(async (client, i) => {
-      const input = pet(i);
-      try {
-        const created = await client.pets.create.mutate(input);
-        const events: PetCreationEvent[] = [];
-        await new Promise<void>((resolve, reject) => {
-          client.petCreation.onUpdate.subscribe(
-            { traceId: TraceIdSchema.parse(created.traceId), token: created.streamToken },
-            {
-              onData: (envelope) => {
-                const at = now();
-                latencies.push(at - Date.parse(envelope.data.time));
-                lastAt = at;
-                events.push(envelope.data);
-              },
-              onComplete: resolve,
-              onError: reject,
-            },
-          );
-        });
-        const problem = workflowProblem(events, input);
-        if (problem) errors.push(`workflow ${i}: ${problem}`);
-      } catch (error) {
-        errors.push(`workflow ${i}: ${error instanceof Error ? error.message : String(error)}`);
+    Array.from({ length: Math.min(args.inFlight, args.count) }, async () => {
+      while (next < args.count) {
+        const i = next;
+        next += 1;
+        await one(i).catch((error: unknown) => errors.push(`workflow ${i}: ${error instanceof Error ? error.message : String(error)}`));
       }
     }),
   );
+  const ms = now() - startedAt;
   const cpu = process.cpuUsage(cpuMark);
-  await Promise.all(clients.map((client) => client.close()));
+  const closedBefore = drops;
+  await wsClient.close();
   return {
     workflows: args.count,
-    events: latencies.length,
-    startedAt,
-    ms: lastAt - startedAt,
+    drops: closedBefore,
+    events,
+    ms,
     p50Ms: quantile(latencies, 0.5),
     p99Ms: quantile(latencies, 0.99),
     clientCpuUs: cpu.user + cpu.system,

@@ -2,7 +2,7 @@
 import os from 'node:os';
 
 import { baselineOf, medianOf, ratioTo, type MetricName, type Row } from './results.js';
-import { SERVER_LABELS } from './servers/bench-server.js';
+import { SERVER_LABELS, type ServerKind } from './servers/bench-server.js';
 
 const num = (value: number, digits: number) =>
   Number.isFinite(value) ? value.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '';
@@ -16,14 +16,15 @@ export function resultsTable(rows: readonly Row[]): string {
     'Size',
     'Server',
     'Rate',
-    '× ws',
+    '× base',
     'p50 ms',
     'p99 ms',
-    'p99 × ws',
+    'p99 × base',
     'Server CPU µs',
-    '× ws',
+    '× base',
+    'Redis CPU µs',
     'RSS KB/conn',
-    '× ws',
+    '× base',
     'Client CPU µs',
   ];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 3 ? ' --- ' : ' ---: ')).join('|')}|`];
@@ -44,6 +45,7 @@ export function resultsTable(rows: readonly Row[]): string {
         r('p99Ms'),
         auto(m('cpuUs')),
         r('cpuUs'),
+        auto(m('redisCpuUs')),
         auto(m('rssKb')),
         r('rssKb'),
         auto(m('clientCpuUs')),
@@ -56,11 +58,18 @@ export function resultsTable(rows: readonly Row[]): string {
 type Goal = {
   readonly text: string;
   readonly scenario: string;
+  /** The row's size; its start is enough (`2,000 workflows` matches `2,000 workflows, 200 in flight`). */
   readonly size: string;
   readonly metric: MetricName;
   readonly bound: number;
   readonly atLeast: boolean;
+  /** The row measured. @default 'ours' */
+  readonly kind?: ServerKind;
+  /** The row it is compared with. @default the scenario's baseline (raw ws, or bare tRPC for whole workflows) */
+  readonly against?: ServerKind;
 };
+
+const WORKFLOWS = { scenario: 'Workflows end to end', size: '2,000 workflows' } as const;
 
 export const GOALS: readonly Goal[] = [
   { text: 'Fan-out, 1,000 subscribers: deliveries/s ≥ 0.9× raw ws', scenario: 'Fan-out', size: '1,000 subscribers', metric: 'rate', bound: 0.9, atLeast: true },
@@ -68,12 +77,19 @@ export const GOALS: readonly Goal[] = [
   { text: '1,000 independent streams: deliveries/s ≥ 0.8× raw ws', scenario: 'Independent streams', size: '1,000 streams', metric: 'rate', bound: 0.8, atLeast: true },
   { text: 'p99 at a fixed 20k deliveries/s (fan-out to 1,000): ≤ 1.5× raw ws', scenario: 'Fan-out at 20k deliveries/s', size: '1,000 subscribers', metric: 'p99Ms', bound: 1.5, atLeast: false },
   { text: 'RSS per idle subscribed connection at 5,000: ≤ 1.5× raw ws', scenario: 'Idle memory', size: '5,000 connections', metric: 'rssKb', bound: 1.5, atLeast: false },
+  { text: 'Whole workflows, memory: server CPU per workflow ≤ 0.6× bare tRPC', ...WORKFLOWS, metric: 'cpuUs', bound: 0.6, atLeast: false },
+  { text: 'Whole workflows, memory: workflows/s ≥ 1.3× bare tRPC', ...WORKFLOWS, metric: 'rate', bound: 1.3, atLeast: true },
+  { text: 'Whole workflows, memory: p99 create → finished ≤ 1.0× bare tRPC', ...WORKFLOWS, metric: 'p99Ms', bound: 1.0, atLeast: false },
+  { text: 'Whole workflows, Redis: workflows/s ≥ 0.6× the memory backend', ...WORKFLOWS, metric: 'rate', bound: 0.6, atLeast: true, kind: 'ours-redis', against: 'ours' },
 ];
 
 export function goalLines(rows: readonly Row[]): string[] {
+  const find = (goal: Goal, kind: ServerKind) =>
+    rows.find((r) => r.scenario === goal.scenario && r.size.startsWith(goal.size) && r.kind === kind && !r.label);
   return GOALS.map((goal) => {
-    const row = rows.find((r) => r.scenario === goal.scenario && r.size === goal.size && r.kind === 'ours' && !r.label);
-    const value = row ? ratioTo(row, baselineOf(rows, row), goal.metric) : Number.NaN;
+    const row = find(goal, goal.kind ?? 'ours');
+    const against = row && (goal.against ? find(goal, goal.against) : baselineOf(rows, row));
+    const value = row ? ratioTo(row, against, goal.metric) : Number.NaN;
     if (!Number.isFinite(value)) return `- ${goal.text}: not measured in this run`;
     const met = goal.atLeast ? value >= goal.bound : value <= goal.bound;
     return `- ${goal.text}: ${value.toFixed(2)}× — ${met ? 'met' : 'not met'}`;
@@ -100,7 +116,12 @@ export function machineLines(info: RunInfo): string[] {
   ];
 }
 
-export function resultsMarkdown(rows: readonly Row[], info: RunInfo): string {
+/**
+ * The results file: the run's table, notes and goals, then `analysis` (the
+ * hand-written "where the time goes", from CPU profiles, kept in
+ * bench/where-the-time-goes.md) when given.
+ */
+export function resultsMarkdown(rows: readonly Row[], info: RunInfo, notes: readonly string[] = [], analysis = ''): string {
   return [
     '# Benchmark results',
     '',
@@ -110,9 +131,12 @@ export function resultsMarkdown(rows: readonly Row[], info: RunInfo): string {
     '',
     resultsTable(rows),
     '',
-    '## Goals (ratios to raw ws, medians of per-round ratios)',
+    ...notes.map((note) => `- ${note}`),
+    ...(notes.length > 0 ? [''] : []),
+    '## Goals (medians of per-round ratios)',
     '',
     ...goalLines(rows),
     '',
+    ...(analysis ? [analysis.trim(), ''] : []),
   ].join('\n');
 }

@@ -13,6 +13,8 @@ export type Metrics = {
   readonly rssKb: number;
   /** Load-client CPU µs per unit, to show when the client was the limit. */
   readonly clientCpuUs: number;
+  /** Redis's own CPU µs per unit, for a server on Redis. */
+  readonly redisCpuUs?: number;
 };
 export type MetricName = keyof Metrics;
 
@@ -44,7 +46,7 @@ export function ratioTo(row: Row, baseline: Row | undefined, metric: MetricName)
   );
 }
 
-/** The raw ws row of the same scenario and size. */
+/** The baseline row of the same scenario and size: raw ws, or the bare tRPC app for whole workflows. */
 export function baselineOf(rows: readonly Row[], row: Row): Row | undefined {
-  return rows.find((r) => r.scenario === row.scenario && r.size === row.size && r.kind === 'ws');
+  return rows.find((r) => r.scenario === row.scenario && r.size === row.size && (r.kind === 'ws' || r.kind === 'trpc-app'));
 }

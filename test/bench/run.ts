@@ -5,20 +5,21 @@
  * bench/RESULTS.md. Options: --quick (small sizes, one round, no file),
  * --only=<fanout,paced,streams,workflows,memory,creates>, --rounds=N,
  * --profile=<dir> (V8 CPU profiles of our server processes), --out=<file>,
- * --servers=<ours,ws,socketio,trpc> (a subset of the servers).
+ * --servers=<ours,ws,socketio,trpc> (a subset of the delivery servers),
+ * --no-redis (whole workflows on the memory backends only).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { startFakeModel } from './fake-model.js';
-import { fileLimits, REQUIRED_FILE_DESCRIPTORS } from './processes.js';
+import { compileServers, fileLimits, REQUIRED_FILE_DESCRIPTORS } from './processes.js';
 import { machineLines, goalLines, resultsMarkdown, resultsTable } from './report.js';
 import { BenchFailure, type Row } from './results.js';
 import { runCreates, runDeliveries, runIdleMemory, runWorkflows, type BenchContext } from './scenarios.js';
-import { SERVER_KINDS } from './servers/bench-server.js';
+import { SERVER_KINDS, WORKFLOW_SERVER_KINDS } from './servers/bench-server.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SCENARIO_IDS = ['fanout', 'paced', 'streams', 'workflows', 'memory', 'creates'] as const;
@@ -32,6 +33,7 @@ const { values: flags } = parseArgs({
     profile: { type: 'string' },
     out: { type: 'string' },
     servers: { type: 'string' },
+    'no-redis': { type: 'boolean', default: false },
   },
 });
 
@@ -53,6 +55,7 @@ for (const kind of chosen) {
 }
 const ALL = SERVER_KINDS.filter((kind) => chosen.has(kind));
 const PAIR = ALL.filter((kind) => kind === 'ours' || kind === 'ws');
+const WORKFLOW_KINDS = WORKFLOW_SERVER_KINDS.filter((kind) => kind !== 'ours-redis' || !flags['no-redis']);
 
 const scenarios: Record<ScenarioId, (ctx: BenchContext) => Promise<Row[]>> = {
   fanout: async (ctx) => [
@@ -71,10 +74,7 @@ const scenarios: Record<ScenarioId, (ctx: BenchContext) => Promise<Row[]>> = {
     ...(await runDeliveries(ctx, { scenario: 'Independent streams', size: count(n(100), 'streams'), kinds: PAIR, connections: n(100), fanOut: false, events: 300 })),
     ...(await runDeliveries(ctx, { scenario: 'Independent streams', size: count(n(1000), 'streams'), kinds: ALL, connections: n(1000), fanOut: false, events: 60 })),
   ],
-  workflows: async (ctx) => [
-    ...(await runWorkflows(ctx, { scenario: 'Pet workflows end to end', count: n(100) })),
-    ...(await runWorkflows(ctx, { scenario: 'Pet workflows end to end', count: n(1000) })),
-  ],
+  workflows: (ctx) => runWorkflows(ctx, { scenario: 'Workflows end to end', count: n(2000), inFlight: n(200), kinds: WORKFLOW_KINDS }),
   memory: (ctx) => runIdleMemory(ctx, { scenario: 'Idle memory', kinds: ALL, sizes: [n(1000), n(5000)], rounds: Math.min(ctx.rounds, 2) }),
   creates: async (ctx) => [
     ...(await runCreates(ctx, { scenario: 'pets.create', total: n(500), concurrency: 32 })),
@@ -90,11 +90,18 @@ async function main(): Promise<number> {
     console.warn(`Open-file limit ${limits.hard} is below ${REQUIRED_FILE_DESCRIPTORS}: the 5,000-connection scenario may fail.`);
   }
   const model = await startFakeModel();
+  compileServers();
+  const notes: string[] = [];
   const ctx: BenchContext = {
     modelUrl: model.baseUrl,
+    redisUrl: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
     rounds,
-    processes: flags.profile ? { profileKinds: ['ours'], cpuProfileDir: path.resolve(flags.profile) } : {},
+    processes: flags.profile ? { profileKinds: ['ours', 'ours-redis', 'trpc-app'], cpuProfileDir: path.resolve(flags.profile) } : {},
     log: (line) => console.log(line),
+    note: (line) => {
+      console.log(line);
+      notes.push(line);
+    },
   };
   const rows: Row[] = [];
   try {
@@ -116,10 +123,11 @@ async function main(): Promise<number> {
     rounds,
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
   };
-  console.log(['', ...machineLines(info), '', resultsTable(rows), '', ...goalLines(rows), ''].join('\n'));
+  console.log(['', ...machineLines(info), '', resultsTable(rows), '', ...notes.map((note) => `- ${note}`), '', ...goalLines(rows), ''].join('\n'));
   if (out) {
     mkdirSync(path.dirname(out), { recursive: true });
-    writeFileSync(out, resultsMarkdown(rows, info));
+    const analysis = path.join(ROOT, 'bench/where-the-time-goes.md');
+    writeFileSync(out, resultsMarkdown(rows, info, notes, existsSync(analysis) ? readFileSync(analysis, 'utf8') : ''));
     console.log(`Written to ${path.relative(process.cwd(), out)}`);
   }
   return 0;

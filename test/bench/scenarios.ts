@@ -5,16 +5,28 @@
  */
 import { now } from './clock.js';
 import type { Peer } from './ipc.js';
-import { startLoadClient, startServerProcess, type ProcessOptions } from './processes.js';
+import type { LoadClientHandlers } from './load-client.js';
+import { randomUUID } from 'node:crypto';
+
+import { Redis } from 'ioredis';
+
+import { deleteKeys } from '../support/redis.js';
+import { startLoadClient, startServerProcess, type ProcessOptions, type ServerProcessOptions } from './processes.js';
+import { redisDelta, sampleRedis } from './redis-stats.js';
+import { startRoundTripCounter } from './redis-round-trips.js';
 import { BenchFailure, type Metrics, type Row } from './results.js';
 import type { ServerHandlers } from './server-process.js';
-import { SERVER_LABELS, type ServerKind } from './servers/bench-server.js';
+import { SERVER_LABELS, type DeliveryServerKind, type ServerKind } from './servers/bench-server.js';
 
 export type BenchContext = {
   readonly modelUrl: string;
+  /** The Redis the Redis-backed server uses (and whose CPU is read). */
+  readonly redisUrl: string;
   readonly rounds: number;
   readonly processes: ProcessOptions;
   readonly log: (line: string) => void;
+  /** A line for the results' notes (printed and written with the table). */
+  readonly note: (line: string) => void;
 };
 
 /** Round r visits the servers in order, round r+1 in reverse. */
@@ -29,11 +41,11 @@ function failIfErrors(what: string, errors: readonly string[]): void {
   if (errors.length > 0) throw new BenchFailure(`${what}:\n  ${errors.join('\n  ')}`);
 }
 
-async function startServers(ctx: BenchContext, kinds: readonly ServerKind[]) {
+async function startServers(ctx: BenchContext, kinds: readonly ServerKind[], options: Partial<ServerProcessOptions> = {}) {
   const servers = new Map<ServerKind, { peer: Peer<ServerHandlers>; url: string }>();
   await Promise.all(
     kinds.map(async (kind) => {
-      const peer = startServerProcess(kind, ctx.modelUrl, ctx.processes);
+      const peer = startServerProcess(kind, { modelUrl: ctx.modelUrl, redisUrl: ctx.redisUrl, ...options }, ctx.processes);
       const port = await peer.call('listen', undefined);
       servers.set(kind, { peer, url: `http://127.0.0.1:${port}` });
     }),
@@ -49,7 +61,7 @@ async function startServers(ctx: BenchContext, kinds: readonly ServerKind[]) {
 export type DeliverySpec = {
   readonly scenario: string;
   readonly size: string;
-  readonly kinds: readonly ServerKind[];
+  readonly kinds: readonly DeliveryServerKind[];
   readonly connections: number;
   /** One group for all connections, or one group per connection. */
   readonly fanOut: boolean;
@@ -120,10 +132,10 @@ export async function runDeliveries(ctx: BenchContext, spec: DeliverySpec): Prom
  */
 export async function runIdleMemory(
   ctx: BenchContext,
-  spec: { readonly scenario: string; readonly kinds: readonly ServerKind[]; readonly sizes: readonly number[]; readonly rounds: number },
+  spec: { readonly scenario: string; readonly kinds: readonly DeliveryServerKind[]; readonly sizes: readonly number[]; readonly rounds: number },
 ): Promise<Row[]> {
   const rows = new Map<string, Row>();
-  const rowFor = (kind: ServerKind, connections: number) => {
+  const rowFor = (kind: DeliveryServerKind, connections: number) => {
     const size = `${connections.toLocaleString('en')} connections`;
     const key = `${kind} ${size}`;
     const row = rows.get(key) ?? { scenario: spec.scenario, size, kind, unit: '', trials: [] };
@@ -167,46 +179,105 @@ export async function runIdleMemory(
   return [...rows.values()];
 }
 
-/** Whole workflows: `pets.create`, then one subscriber to the workflow's stream until it finishes. */
-export async function runWorkflows(ctx: BenchContext, spec: { readonly scenario: string; readonly count: number }): Promise<Row[]> {
-  const row: Row = {
-    scenario: spec.scenario,
-    size: `${spec.count.toLocaleString('en')} workflows`,
-    kind: 'ours',
-    unit: 'workflows/s',
-    trials: [],
-  };
+export type WorkflowSpec = {
+  readonly scenario: string;
+  readonly count: number;
+  /** Workflows started and watched at once. */
+  readonly inFlight: number;
+  readonly kinds: readonly ServerKind[];
+};
+
+/**
+ * Whole workflows through the public API (see the load client's
+ * `workflows`), the servers alternated round by round, all features on and
+ * logs at `info`. A server on Redis also reports Redis's own CPU and
+ * commands per workflow; one workflow at a time through a counting relay
+ * gives its Redis round trips.
+ */
+export async function runWorkflows(ctx: BenchContext, spec: WorkflowSpec): Promise<Row[]> {
+  const size = `${spec.count.toLocaleString('en')} workflows, ${spec.inFlight} in flight`;
+  const rows = new Map<ServerKind, Row>(spec.kinds.map((kind) => [kind, { scenario: spec.scenario, size, kind, unit: 'workflows/s', trials: [] }]));
+  const prefix = `bench:${randomUUID()}:`;
+  const redis = new Redis(ctx.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const onRedis = spec.kinds.includes('ours-redis');
+  if (onRedis) await redis.connect();
   const client = startLoadClient();
-  const servers = await startServers(ctx, ['ours']);
+  const servers = await startServers(ctx, spec.kinds, { logLevel: 'info', redisKeyPrefix: prefix });
+  const commands = new Map<string, number>();
+  let measured = 0;
   try {
-    const { peer, url } = servers.get('ours');
-    failIfErrors(`${spec.scenario} warm-up`, (await client.call('workflows', { url, count: WARM_UP_OPERATIONS })).errors);
-    await peer.call('idle', undefined);
-    for (let round = 0; round < ctx.rounds; round += 1) {
-      await peer.call('markCpu', undefined);
-      const result = await client.call('workflows', { url, count: spec.count });
-      const cpu = await peer.call('cpuSinceMark', undefined);
-      const cpuUs = cpu.user + cpu.system;
-      failIfErrors(`${spec.scenario} ${row.size}, round ${round + 1}`, result.errors);
-      const metrics: Metrics = {
-        rate: spec.count / (result.ms / 1000),
-        p50Ms: result.p50Ms,
-        p99Ms: result.p99Ms,
-        cpuUs: cpuUs / spec.count,
-        rssKb: Number.NaN,
-        clientCpuUs: result.clientCpuUs / spec.count,
-      };
-      row.trials.push(metrics);
-      ctx.log(
-        `${spec.scenario} ${row.size} · round ${round + 1}: ${fmt(metrics.rate, 0)} workflows/s, ` +
-          `${result.events} events, p50 ${fmt(metrics.p50Ms)} ms, p99 ${fmt(metrics.p99Ms)} ms per event, ${fmt(metrics.cpuUs, 0)} µs server CPU per workflow`,
-      );
+    for (const kind of spec.kinds) {
+      const { peer, url } = servers.get(kind);
+      failIfErrors(`${spec.scenario} warm-up, ${SERVER_LABELS[kind]}`, (await client.call('workflows', { url, count: WARM_UP_OPERATIONS * 4, inFlight: spec.inFlight })).errors);
       await peer.call('idle', undefined);
+    }
+    for (let round = 0; round < ctx.rounds; round += 1) {
+      for (const kind of order(spec.kinds, round)) {
+        const { peer, url } = servers.get(kind);
+        const redisBefore = kind === 'ours-redis' ? await sampleRedis(redis) : undefined;
+        await peer.call('markCpu', undefined);
+        const result = await client.call('workflows', { url, count: spec.count, inFlight: spec.inFlight });
+        // The work of these workflows, including what follows their finished events.
+        await peer.call('idle', undefined);
+        const cpu = await peer.call('cpuSinceMark', undefined);
+        const redisUsed = redisBefore ? redisDelta(redisBefore, await sampleRedis(redis)) : undefined;
+        failIfErrors(`${spec.scenario} ${size}, ${SERVER_LABELS[kind]}, round ${round + 1}`, result.errors);
+        const metrics: Metrics = {
+          rate: spec.count / (result.ms / 1000),
+          p50Ms: result.p50Ms,
+          p99Ms: result.p99Ms,
+          cpuUs: (cpu.user + cpu.system) / spec.count,
+          rssKb: Number.NaN,
+          clientCpuUs: result.clientCpuUs / spec.count,
+          redisCpuUs: redisUsed ? redisUsed.cpuUs / spec.count : Number.NaN,
+        };
+        if (redisUsed) {
+          measured += spec.count;
+          for (const [name, calls] of redisUsed.calls) commands.set(name, (commands.get(name) ?? 0) + calls);
+        }
+        rows.get(kind)?.trials.push(metrics);
+        ctx.log(
+          `${spec.scenario} ${size} · round ${round + 1} · ${SERVER_LABELS[kind]}: ${fmt(metrics.rate, 0)} workflows/s, ` +
+            `create → finished p50 ${fmt(metrics.p50Ms)} ms, p99 ${fmt(metrics.p99Ms)} ms, ${fmt(metrics.cpuUs, 0)} µs server CPU` +
+            `${redisUsed ? ` + ${fmt(metrics.redisCpuUs ?? Number.NaN, 0)} µs Redis CPU` : ''}, ${fmt(metrics.clientCpuUs, 0)} µs client CPU per workflow ` +
+            `(${result.events} events${result.drops > 0 ? `; the WebSocket dropped ${result.drops} times and resumed` : ''})`,
+        );
+      }
+    }
+    if (onRedis && measured > 0) {
+      const perWorkflow = [...commands].sort((a, b) => b[1] - a[1]).map(([name, calls]) => `${name} ${fmt(calls / measured)}`);
+      const total = [...commands.values()].reduce((a, b) => a + b, 0) / measured;
+      ctx.note(`Redis commands per workflow, those run inside Lua scripts (BullMQ's, the log's appends) included: ${fmt(total)} — ${perWorkflow.join(', ')}`);
+      ctx.note(`Redis round trips per workflow, one workflow at a time through a counting relay: ${fmt(await countRoundTrips(ctx, client, prefix))}`);
     }
   } finally {
     await Promise.all([servers.stop(), client.stop()]);
+    if (onRedis) {
+      await deleteKeys(prefix, ctx.redisUrl);
+      redis.disconnect();
+    }
   }
-  return [row];
+  return [...rows.values()];
+}
+
+/** A fresh Redis-backed server behind the counting relay runs workflows one at a time. */
+async function countRoundTrips(ctx: BenchContext, client: Peer<LoadClientHandlers>, prefix: string): Promise<number> {
+  const target = new URL(ctx.redisUrl);
+  const counter = await startRoundTripCounter({ host: target.hostname, port: Number(target.port || 6379) });
+  const servers = await startServers({ ...ctx, redisUrl: counter.url }, ['ours-redis'], { logLevel: 'info', redisKeyPrefix: `${prefix}trips:` });
+  try {
+    const { peer, url } = servers.get('ours-redis');
+    failIfErrors('round-trip warm-up', (await client.call('workflows', { url, count: 5, inFlight: 1 })).errors);
+    await peer.call('idle', undefined);
+    const before = counter.roundTrips();
+    const count = 20;
+    failIfErrors('round-trip count', (await client.call('workflows', { url, count, inFlight: 1 })).errors);
+    await peer.call('idle', undefined);
+    return (counter.roundTrips() - before) / count;
+  } finally {
+    await servers.stop();
+    await counter.close();
+  }
 }
 
 /** `pets.create` round trips over HTTP and over WebSocket; CPU includes the workflow each create starts. */

@@ -7,7 +7,8 @@ import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promi
 import { now } from './clock.js';
 import { serve } from './ipc.js';
 import { createBareTrpcServer } from './servers/bare-trpc-server.js';
-import type { BenchServer, ServerKind } from './servers/bench-server.js';
+import { createBareTrpcApp } from './servers/bare-trpc-app.js';
+import type { BenchServer, ServerKind, WorkflowServer } from './servers/bench-server.js';
 import { createOurServer } from './servers/our-server.js';
 import { createRawWsServer } from './servers/raw-ws-server.js';
 import { createSocketIoServer } from './servers/socket-io-server.js';
@@ -22,10 +23,14 @@ export type WriteRequest = {
 
 export type MemorySample = { readonly rss: number; readonly heapUsed: number };
 
-function create(kind: ServerKind, modelUrl: string): BenchServer {
+function create(kind: ServerKind, modelUrl: string, redisKeyPrefix: string): BenchServer | WorkflowServer {
   switch (kind) {
     case 'ours':
-      return createOurServer({ modelUrl });
+      return createOurServer({ modelUrl, logLevel });
+    case 'ours-redis':
+      return createOurServer({ modelUrl, logLevel, redisUrl: REDIS_URL, redisKeyPrefix });
+    case 'trpc-app':
+      return createBareTrpcApp({ modelUrl });
     case 'ws':
       return createRawWsServer();
     case 'socketio':
@@ -35,14 +40,22 @@ function create(kind: ServerKind, modelUrl: string): BenchServer {
   }
 }
 
-const [kind = 'ours', modelUrl = 'http://127.0.0.1:9/v1'] = process.argv.slice(2);
-const server = create(kind as ServerKind, modelUrl);
+const [kind = 'ours', modelUrl = 'http://127.0.0.1:9/v1', REDIS_URL = 'redis://127.0.0.1:6379', redisKeyPrefix = 'bench:', log = 'silent'] =
+  process.argv.slice(2);
+const logLevel = log === 'info' ? 'info' : 'silent';
+const server = create(kind as ServerKind, modelUrl, redisKeyPrefix);
+
+/** The delivery scenarios' calls, on servers that take them. */
+function delivery(): BenchServer {
+  if (!('writeSweep' in server)) throw new Error(`${kind} serves whole workflows only`);
+  return server;
+}
 let cpuMark = process.cpuUsage();
 
 async function write({ groups, events, ratePerSecond }: WriteRequest) {
   const startedAt = now();
   for (let seq = 1; seq <= events; seq += 1) {
-    await server.writeSweep(groups, seq, seq === events);
+    await delivery().writeSweep(groups, seq, seq === events);
     if (ratePerSecond === undefined) {
       // One sweep per turn of the event loop: sockets are served in between.
       await nextTurn();
@@ -68,7 +81,7 @@ async function memory(): Promise<MemorySample> {
 
 export const serverHandlers = {
   listen: () => server.listen(),
-  openGroups: ({ count }: { readonly count: number }) => server.openGroups(count),
+  openGroups: ({ count }: { readonly count: number }) => delivery().openGroups(count),
   write,
   memory: () => memory(),
   markCpu: () => {

@@ -119,10 +119,22 @@ describe.each(implementations)('PetStore contract: $name', ({ create }) => {
     expect(names(await store.list({ limit: 2, cursor: '999' }))).toEqual(['Pet 8', 'Pet 7']);
   });
 
-  test('returned pets are copies: changing one changes nothing stored', async () => {
+  test('nothing a caller holds changes a stored pet: neither the input nor a returned pet (a copy, or frozen)', async () => {
     const store = create(manualClock().now);
-    const pet = await store.create({ ...max, symptoms: ['coughing'] });
-    pet.symptoms?.push('sneezing');
+    const input = { ...max, symptoms: ['coughing'] };
+    const pet = await store.create(input);
+    input.symptoms.push('limping');
+    const change = (symptoms: string[] | undefined) => {
+      try {
+        symptoms?.push('sneezing');
+      } catch (error) {
+        expect(error).toBeInstanceOf(TypeError);
+      }
+    };
+    change(pet.symptoms);
+    change((await store.get(pet.id))?.symptoms);
+    change((await store.update(pet.id, { notes: 'x' }))?.symptoms);
+    change((await store.list({ limit: 1, cursor: null })).items[0]?.symptoms);
     expect((await store.get(pet.id))?.symptoms).toEqual(['coughing']);
   });
 });

@@ -9,60 +9,21 @@
  */
 import { afterAll, describe, expect, test } from 'vitest';
 
-import { petCreationWorkflow } from '../../server/app/pet-shelter/pets/workflow.js';
-import type { ApplicationServices, StepDefinition } from '../../server/engine/index.js';
-import { createDeferred } from '../../shared/deferred.js';
 import type { Trace, TraceEntry } from '../../shared/trace.js';
 import { reply, startFakeOpenAI } from '../support/fake-openai.js';
 import { buddy, max } from '../support/pets.js';
 import { deleteKeys, randomKeyPrefix, storedEvents, TEST_REDIS_URL } from '../support/redis.js';
+import { holdingEnrichment } from '../support/holding-steps.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { traceEntry } from '../support/trace-entries.js';
 
 const prefix = randomKeyPrefix();
 afterAll(() => deleteKeys(prefix));
 
 const env = { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix };
 
-type Step = StepDefinition<ApplicationServices>;
-
 const ENRICHMENT = 'AiProfileEnrichment';
 const FEEDING = 'FeedingReminder';
-
-/**
- * The workflow's steps as instance A runs them: the enrichment step holds
- * until its attempt is stopped, so that it can only finish on another instance.
- */
-const holdingEnrichment: readonly Step[] = petCreationWorkflow.steps.map((step) =>
-  step.name === ENRICHMENT
-    ? {
-        ...step,
-        handle: (_data: unknown, { signal }: Parameters<Step['handle']>[1]) =>
-          new Promise<void>((_resolve, reject) => {
-            signal.addEventListener('abort', () => reject(new Error('stopped')), { once: true });
-          }),
-      }
-    : step,
-);
-
-/** Resolves once the trace holds an entry `match` accepts, as recorded by any instance. */
-async function traceEntry(ctx: TestApp, traceId: string, match: (entry: TraceEntry) => boolean) {
-  const { traces } = ctx.app.engine.observability;
-  const found = createDeferred<void>();
-  // Listening before reading: an entry written meanwhile is not missed.
-  const stop = traces.listen(traceId, {
-    entry: (entry) => {
-      if (match(entry)) found.resolve();
-    },
-    gone: () => found.reject(new Error(`trace ${traceId} is gone`)),
-  });
-  try {
-    const kept = await traces.readAfter(traceId, null);
-    if (kept?.entries.some(match)) found.resolve();
-    await found.promise;
-  } finally {
-    stop();
-  }
-}
 
 /** The entries of one kind, in seq order. */
 const kinds = (trace: Trace, kind: TraceEntry['kind']) => trace.entries.filter((e) => e.kind === kind);

@@ -93,3 +93,60 @@ describe('workbench files', () => {
     expect(await response.json()).toMatchObject({ error: { code: 'WORKBENCH_NOT_BUILT' } });
   });
 });
+
+describe('React example files', () => {
+  let root = '';
+  let example = '';
+  beforeAll(async () => {
+    root = await mkdtemp(path.join(tmpdir(), 'react-example-'));
+    example = path.join(root, 'example');
+    await mkdir(path.join(example, 'assets'), { recursive: true });
+    await writeFile(path.join(example, 'index.html'), '<!doctype html><title>React example</title>');
+    await writeFile(path.join(example, 'assets', 'index-Xy_9.js'), 'console.log(2)');
+  });
+  afterAll(() => rm(root, { recursive: true, force: true }));
+
+  test.each(['/examples/react', '/examples/react/', '/examples/react/index.html'])(
+    '%s serves the page with the strict policy',
+    async (requestPath) => {
+      await using server = await serve(
+        staticRoutes({ root: path.join(root, 'nowhere'), reactExampleRoot: example }),
+      );
+      const page = await fetch(`${server.url}${requestPath}`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+      expect(await page.text()).toContain('<title>React example</title>');
+    },
+  );
+
+  test('its hashed assets are immutable; the workbench assets path does not reach them', async () => {
+    await using server = await serve(
+      staticRoutes({ root: path.join(root, 'nowhere'), reactExampleRoot: example }),
+    );
+    const script = await fetch(`${server.url}/examples/react/assets/index-Xy_9.js`);
+    expect([script.status, await script.text()]).toEqual([200, 'console.log(2)']);
+    expect(script.headers.get('cache-control')).toContain('immutable');
+    expect((await fetch(`${server.url}/assets/index-Xy_9.js`)).status).toBe(404);
+  });
+
+  test.each([
+    '/examples/react/assets/missing.js',
+    '/examples/react/assets/..%2Findex.html',
+    '/examples/react/assets/%2e%2e%2f%2e%2e%2fpackage.json',
+    '/examples/reactx/',
+  ])('%s is not found', async (requestPath) => {
+    await using server = await serve(
+      staticRoutes({ root: path.join(root, 'nowhere'), reactExampleRoot: example }),
+    );
+    expect((await fetch(`${server.url}${requestPath}`)).status).toBe(404);
+  });
+
+  test('a missing build says how to make it', async () => {
+    await using server = await serve(staticRoutes({ reactExampleRoot: path.join(root, 'nowhere') }));
+    const response = await fetch(`${server.url}/examples/react/`);
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({
+      error: { code: 'EXAMPLE_NOT_BUILT', message: expect.stringContaining('npm run build:examples') },
+    });
+  });
+});

@@ -1,6 +1,7 @@
 /**
- * The real service as a child process (`server/main.ts` under tsx), for tests
- * that need several instances or kill one. It listens on port 0 and reports
+ * The real service as a child process (`server/main.ts` under tsx, or the
+ * compiled `dist/server/main.js`), for tests that need several instances,
+ * kill one, or run the production build. It listens on port 0 and reports
  * its port in the `Listening` log line; every log line is kept, parsed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -27,9 +28,16 @@ export type ServerProcess = AsyncDisposable & {
 
 const START_TIMEOUT_MS = 20_000;
 
+/** The sources under tsx, or what `npm run build` compiled (as `npm start` runs it). */
+export type ServerEntry = 'sources' | 'compiled';
+
 /** Starts one instance with the given environment (nothing else is inherited but PATH). */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+export async function startServerProcess(
+  env: Record<string, string>,
+  entry: ServerEntry = 'sources',
+): Promise<ServerProcess> {
+  const args = entry === 'compiled' ? ['dist/server/main.js'] : ['--import', 'tsx', 'server/main.ts'];
+  const child = spawn(process.execPath, args, {
     cwd: new URL('../..', import.meta.url),
     env: { PATH: process.env['PATH'] ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,11 +1,12 @@
 /**
  * The streams of each workflow kind of the shelter, for typed clients:
- * `watch(kind, …)` types its events from these (a type-only import).
+ * `watch(kind, …)` types its events from these (a type-only import). The
+ * stream maps, not the workflows, so a client's types reach no step code.
  */
-import type { adoptionWorkflow } from './adoptions/workflow.js';
-import type { petCreationWorkflow } from './pets/workflow.js';
+import type { adoptionStreams } from './adoptions/streams.js';
+import type { petCreationStreams } from './pets/streams.js';
 
 export type ShelterWorkflowStreams = {
-  readonly petCreation: (typeof petCreationWorkflow)['streams'];
-  readonly adoption: (typeof adoptionWorkflow)['streams'];
+  readonly petCreation: typeof petCreationStreams;
+  readonly adoption: typeof adoptionStreams;
 };

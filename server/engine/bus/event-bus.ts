@@ -1,4 +1,4 @@
-import type { BusMessage } from './topics.js';
+import type { BusMessage, PublishMeta } from './topics.js';
 
 export type DeliveryInfo = {
   /** 1 for the first attempt. */
@@ -52,7 +52,7 @@ export type RetryPolicy = {
  * types of topics and payloads are checked where steps emit and handle them.
  */
 export interface EventBus {
-  publish(topic: string, data: unknown, meta: { readonly traceId: string }): Promise<void>;
+  publish(topic: string, data: unknown, meta: PublishMeta): Promise<void>;
   consume(consumer: string, topic: string, handler: ConsumerHandler, hooks?: ConsumerHooks): void;
   deadLetters(): Promise<DeadLetter[]>;
   /** Resolves when nothing is queued or running. */

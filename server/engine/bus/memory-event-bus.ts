@@ -9,7 +9,7 @@ import {
   type EventBus,
   type RetryPolicy,
 } from './event-bus.js';
-import type { BusMessage, TopicRegistry } from './topics.js';
+import type { BusMessage, PublishMeta, TopicRegistry } from './topics.js';
 
 /** Dead letters kept; the oldest are dropped beyond it. */
 const MAX_DEAD_LETTERS = 1000;
@@ -42,9 +42,9 @@ export class MemoryEventBus implements EventBus {
     this.#topics = options.topics;
   }
 
-  async publish(topic: string, data: unknown, meta: { readonly traceId: string }): Promise<void> {
+  async publish(topic: string, data: unknown, meta: PublishMeta): Promise<void> {
     if (this.#stop.signal.aborted) throw new Error('event bus is closed');
-    const message = this.#topics.createMessage(topic, data, meta.traceId);
+    const message = this.#topics.createMessage(topic, data, meta);
     this.#emitter.emit(topic, message);
   }
 

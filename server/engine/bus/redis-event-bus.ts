@@ -23,7 +23,7 @@ import {
   type EventBus,
   type RetryPolicy,
 } from './event-bus.js';
-import type { BusMessage, TopicRegistry } from './topics.js';
+import type { BusMessage, PublishMeta, TopicRegistry } from './topics.js';
 
 export type RedisEventBusOptions = RetryPolicy & {
   /** Publishing, the consumer registry and inspection. Should fail fast when Redis is away. */
@@ -96,10 +96,10 @@ export class RedisEventBus implements EventBus {
     options.client.on('ready', this.#registerAll);
   }
 
-  async publish(topic: string, data: unknown, meta: { readonly traceId: string }): Promise<void> {
+  async publish(topic: string, data: unknown, meta: PublishMeta): Promise<void> {
     // Attempts finishing during the shutdown grace time may still publish.
     if (this.#stop.signal.aborted) throw new Error('event bus is closed');
-    const message = this.#options.topics.createMessage(topic, data, meta.traceId);
+    const message = this.#options.topics.createMessage(topic, data, meta);
     await whileReachable(async () => {
       const registered = await this.#options.client.smembers(this.#options.keys.topicConsumers(topic));
       const consumers = new Set([...registered, ...this.#localConsumers(topic)]);

@@ -31,6 +31,18 @@ export type BusMessage<TData = unknown> = {
   readonly traceId: string;
   readonly data: TData;
   readonly publishedAt: string;
+  /** The publisher's trace context, when traces are exported. */
+  readonly context?: TraceCarrier;
+};
+
+/** W3C trace context fields (`traceparent`, `tracestate`) of the span that published a message. */
+export type TraceCarrier = Readonly<Record<string, string>>;
+
+/** What travels with a published payload. */
+export type PublishMeta = {
+  readonly traceId: string;
+  /** The publisher's trace context, when traces are exported. */
+  readonly context?: TraceCarrier | undefined;
 };
 
 /**
@@ -67,14 +79,15 @@ export class TopicRegistry {
     return schema.parse(data);
   }
 
-  /** A new message: a fresh id, the validated payload and the trace id it travels with. */
-  createMessage(topic: string, data: unknown, traceId: string): BusMessage {
-    return {
+  /** A new message: a fresh id, the validated payload, the trace id (and trace context) it travels with. */
+  createMessage(topic: string, data: unknown, meta: PublishMeta): BusMessage {
+    const message = {
       id: randomUUID(),
       topic,
-      traceId,
+      traceId: meta.traceId,
       data: this.parse(topic, data),
       publishedAt: new Date().toISOString(),
     };
+    return meta.context ? { ...message, context: meta.context } : message;
   }
 }

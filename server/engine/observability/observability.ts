@@ -14,7 +14,7 @@ import type { MemoryRetention } from '../backends/memory-retention.js';
 import type { WorkflowStore } from '../workflows/store.js';
 import type { WorkflowLogStorage } from '../streams/storage.js';
 import type { HttpRoute } from '../transport/http-routes.js';
-import type { StepObserver, StreamObserver, WorkflowObserver } from './hooks.js';
+import type { StepObserver, StreamObserver, WorkflowObserver, WorkflowTracing } from './hooks.js';
 import { countHttpRequests } from './http-metrics.js';
 import { MemoryTraceStore } from '../traces/memory-trace-store.js';
 import { ServiceMetrics } from './metrics.js';
@@ -39,6 +39,8 @@ export type ObservabilityOptions = {
   readonly traces?: TraceStore;
   /** Decides which finished workflows memory keeps; shared with the memory backends when they are used. */
   readonly retention?: MemoryRetention;
+  /** Exported spans (OpenTelemetry), when configured. */
+  readonly tracing?: WorkflowTracing | null;
 };
 
 /** The backends the service records through. */
@@ -61,6 +63,8 @@ export class Observability {
   readonly steps: StepObserver;
   /** Reported to by workflow tracking. */
   readonly workflows: WorkflowObserver;
+  /** Spans exported through OpenTelemetry; null when no endpoint is configured. */
+  readonly tracing: WorkflowTracing | null;
 
   readonly #startedAt = Date.now();
   readonly #deliveryRate = new RateWindow(RATE_WINDOW_MS);
@@ -77,6 +81,7 @@ export class Observability {
         retentionMs: options.retentionMs,
         retention: options.retention,
       });
+    this.tracing = options.tracing ?? null;
     this.streams = this.metrics.streams;
     this.steps = new StepTracer(this.traces, this.metrics);
     this.workflows = {
@@ -105,9 +110,14 @@ export class Observability {
   /** The backends as the service should use them: writes, emits and workflow starts/finishes recorded. */
   instrument(backends: ObservedBackends): ObservedBackends {
     return {
-      bus: new ObservedEventBus(backends.bus, this.traces),
+      bus: new ObservedEventBus(backends.bus, this.traces, this.tracing),
       workflowStore: new ObservedWorkflowStore(backends.workflowStore, this.traces, this.metrics),
-      streamStorage: new ObservedStreamStorage(backends.streamStorage, this.traces, this.metrics.streams),
+      streamStorage: new ObservedStreamStorage(
+        backends.streamStorage,
+        this.traces,
+        this.metrics.streams,
+        this.tracing,
+      ),
     };
   }
 
@@ -135,7 +145,7 @@ export class Observability {
   async close(): Promise<void> {
     clearInterval(this.#sampler);
     this.#untap();
-    await this.traces.close();
+    await Promise.all([this.traces.close(), this.tracing?.close()]);
   }
 
   #sampleNow(): void {

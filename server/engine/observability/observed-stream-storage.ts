@@ -9,6 +9,7 @@ import {
   type StoredKind,
   type WorkflowLogStorage,
 } from '../streams/storage.js';
+import type { WorkflowTracing } from './hooks.js';
 import type { StreamStats } from './stream-stats.js';
 import type { TraceStore } from '../traces/trace-store.js';
 
@@ -18,20 +19,28 @@ const MAX_TRACKED_GROUPS = 10_000;
 /**
  * A stream storage that counts and traces every write: each new event
  * becomes a `stream_write` entry of the trace its group belongs to (a
- * workflow's group id is its trace id). An idempotent replay, which stores
- * nothing, records nothing. Subscriptions are counted by the fan-out,
+ * workflow's group id is its trace id), and an event of the current span
+ * when spans are exported. An idempotent replay, which stores nothing,
+ * records nothing. Subscriptions are counted by the fan-out,
  * which holds one listener per watched workflow whatever its subscribers.
  */
 export class ObservedStreamStorage implements WorkflowLogStorage {
   readonly #inner: WorkflowLogStorage;
   readonly #traces: TraceStore;
   readonly #stats: StreamStats;
+  readonly #tracing: WorkflowTracing | null;
   readonly #lastWrite = new Map<string, string>();
 
-  constructor(inner: WorkflowLogStorage, traces: TraceStore, stats: StreamStats) {
+  constructor(
+    inner: WorkflowLogStorage,
+    traces: TraceStore,
+    stats: StreamStats,
+    tracing: WorkflowTracing | null = null,
+  ) {
     this.#inner = inner;
     this.#traces = traces;
     this.#stats = stats;
+    this.#tracing = tracing;
   }
 
   async append(input: AppendInput): Promise<StoredEvent> {
@@ -64,6 +73,7 @@ export class ObservedStreamStorage implements WorkflowLogStorage {
         },
         event.time,
       );
+      this.#tracing?.written(event);
     }
     return event;
   }

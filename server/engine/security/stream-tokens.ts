@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 export type TokenCheck =
   'ok' | 'missing' | 'malformed' | 'invalid' | 'expired' | 'other-workflow' | 'wrong-kind';
@@ -27,12 +27,15 @@ const KIND = /^[A-Za-z][A-Za-z0-9]*$/;
  * canonical base64url of the signature is accepted.
  */
 export class StreamTokens {
-  readonly #secrets: readonly string[];
+  /** Key objects made once: an HMAC from a string key imports the key on every call. */
+  readonly #secrets: readonly KeyObject[];
   readonly #ttlSeconds: number;
   readonly #now: () => number;
 
   constructor(options: StreamTokenOptions) {
-    this.#secrets = [options.secret, ...(options.previousSecrets ?? [])];
+    this.#secrets = [options.secret, ...(options.previousSecrets ?? [])].map((secret) =>
+      createSecretKey(Buffer.from(secret, 'utf8')),
+    );
     this.#ttlSeconds = options.ttlSeconds;
     this.#now = options.now ?? Date.now;
   }
@@ -42,8 +45,10 @@ export class StreamTokens {
     // Rounded up to the second: a token is valid for at least its whole TTL.
     const expiresAt = Math.ceil((this.#now() + this.#ttlSeconds * 1000) / 1000);
     const body = `${VERSION}.${kind}.${traceId}.${expiresAt}`;
-    // The first secret is the current one.
-    return `${body}.${sign(this.#secrets[0] ?? '', body).toString('base64url')}`;
+    // The first secret is the current one; there is always one.
+    const [current] = this.#secrets;
+    if (!current) throw new Error('no signing secret');
+    return `${body}.${sign(current, body).toString('base64url')}`;
   }
 
   /** The kind a well-formed token names (not yet verified), or null. */
@@ -89,6 +94,6 @@ export class StreamTokens {
   }
 }
 
-function sign(secret: string, body: string): Buffer {
+function sign(secret: KeyObject, body: string): Buffer {
   return createHmac('sha256', secret).update(body).digest();
 }

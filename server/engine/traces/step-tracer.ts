@@ -37,7 +37,7 @@ export class StepTracer implements StepObserver {
 }
 
 /** The message of a failure, never its stack. */
-function describeError(error: unknown): string {
+export function describeError(error: unknown): string {
   if (error instanceof Error) return error.message ? `${error.name}: ${error.message}` : error.name;
   return String(error);
 }

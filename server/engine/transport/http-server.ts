@@ -59,8 +59,9 @@ export const TRPC_PATH = '/trpc';
 const TRPC_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST']);
 
 /**
- * Calls in one batch at most (HTTP and WebSocket); a longer batch is
- * refused whole. The typed client sends at most this many per batch.
+ * Calls in one HTTP batch at most (a WebSocket frame may also carry one
+ * subscription per subscription a connection may hold); a longer batch is
+ * refused whole. The typed client sends at most this many per HTTP batch.
  */
 export const MAX_BATCH_SIZE = 50;
 

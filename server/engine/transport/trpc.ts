@@ -104,8 +104,15 @@ const boundResponse = t.middleware(async function boundResponse({ ctx, type, nex
   return result;
 });
 
+/** With spans exported, a call that starts a workflow becomes the root span of its trace. */
+const traceCall = t.middleware(function traceCall({ ctx, path, type, next }) {
+  const { tracing } = ctx.observability;
+  if (!tracing || type === 'subscription') return next();
+  return tracing.call(path, () => next());
+});
+
 export const router = t.router;
-export const publicProcedure = t.procedure.use(boundResponse).use(reportUnavailableStorage);
+export const publicProcedure = t.procedure.use(traceCall).use(boundResponse).use(reportUnavailableStorage);
 export const middleware = t.middleware;
 export const createCallerFactory = t.createCallerFactory;
 

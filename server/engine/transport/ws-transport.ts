@@ -96,7 +96,8 @@ export function attachWsServer(server: http.Server, options: WsServerOptions): W
     onSlowConsumer: ({ req, bufferedAmount }) =>
       options.log?.warn({ ip: req.socket.remoteAddress, bufferedAmount }, '🐢 Slow consumer disconnected'),
     maxPayloadBytes: options.maxPayloadBytes,
-    maxBatchSize: MAX_BATCH_SIZE,
+    // tRPC's client sends every call queued in one turn in one frame: room for all the subscriptions a connection may hold.
+    maxBatchSize: MAX_BATCH_SIZE + options.maxSubscriptionsPerConnection,
     maxSubscriptionsPerConnection: options.maxSubscriptionsPerConnection,
     maxBufferedBytes: options.maxBufferedBytes,
     slowConsumerMs: options.slowConsumerMs,

@@ -4,6 +4,7 @@ import type { TraceId } from '../../../shared/trace-id.js';
 import type { EventBus } from '../bus/event-bus.js';
 import type { TopicMap } from '../bus/topics.js';
 import { workflowLogger, type Logger } from '../log.js';
+import type { WorkflowTracing } from '../observability/hooks.js';
 import type { StreamTokens } from '../security/stream-tokens.js';
 import type { StreamMap, StreamsOf } from '../streams/define-stream.js';
 import type { WorkflowLog } from '../streams/workflow-log.js';
@@ -42,6 +43,8 @@ export type WorkflowRuntimeOptions<TServices> = {
   readonly tokens: StreamTokens;
   readonly cancelSignals: CancelSignals;
   readonly logger: Logger;
+  /** Told of each start: the call starting it becomes the root span of its trace. */
+  readonly tracing?: WorkflowTracing | null;
 };
 
 /** A fresh trace id: 128 random bits, 32 hex characters. */
@@ -90,6 +93,7 @@ export class WorkflowRuntime<TServices> {
     // The registered definition of the kind runs (the manifest may wrap a workflow's steps).
     const registered = registry.get(workflow.kind);
     const traceId = newTraceId();
+    this.#options.tracing?.workflowStarted(traceId, registered.kind);
     await tracker.start(registered, traceId, subject);
     const run: WorkflowRun<StreamMap, TopicMap, string> = {
       traceId,

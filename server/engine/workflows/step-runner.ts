@@ -1,6 +1,7 @@
-import type { EventBus } from '../bus/event-bus.js';
+import { timeoutSignal } from '../timeout-signal.js';
+import type { ConsumerHandler, EventBus } from '../bus/event-bus.js';
 import { workflowLogger, type Logger } from '../log.js';
-import type { StepObserver } from '../observability/hooks.js';
+import type { StepObserver, WorkflowTracing } from '../observability/hooks.js';
 import type { WorkflowLog } from '../streams/workflow-log.js';
 import type { CancelSignals } from './cancellation.js';
 import type { WorkflowRegistry } from './registry.js';
@@ -26,6 +27,8 @@ export type StepRunnerOptions<TServices> = {
   readonly timeoutMs: number;
   /** Told of every attempt's start and end (traces, metrics). */
   readonly observer?: StepObserver;
+  /** Runs each attempt in its span, when spans are exported. */
+  readonly tracing?: WorkflowTracing | null;
 };
 
 export class StepTimeout extends Error {
@@ -59,57 +62,67 @@ const ABANDONED_ATTEMPT_MAX_WAIT_MS = 5000;
 export function startSteps<TServices>(options: StepRunnerOptions<TServices>): void {
   const { bus, registry, log, tracker, cancelSignals, services, logger: rootLogger, timeoutMs } = options;
   for (const { step } of registry.steps) {
+    const { tracing } = options;
+    const handler: ConsumerHandler = async (message, { attempt, signal: shutdown }) => {
+      const logger = workflowLogger(rootLogger, message.traceId, step.name);
+      // Held from before the check: a cancel made after it aborts the attempt.
+      const cancel = cancelSignals.hold(message.traceId);
+      try {
+        if ((await tracker.get(message.traceId))?.cancelledAt) {
+          logger.info(`⏹️ ${step.name} skipped: the workflow was cancelled`);
+          return;
+        }
+        const ended = options.observer?.attemptStarted(message.traceId, step.name, attempt);
+        const timeout = timeoutSignal(timeoutMs, 'The attempt timed out');
+        const signal = AbortSignal.any([shutdown, timeout.signal, cancel.signal]);
+        // Every write an attempt can make (stream, bus, fenced services)
+        // fails once its signal aborts, so an attempt that outlives its
+        // timeout cannot write behind its retry's back.
+        const emit = createEmit(bus, message.traceId, step.emits, step.name);
+        const run = step.handle(message.data, {
+          traceId: message.traceId,
+          logger,
+          // Keys are per message, so a retried attempt's writes replace nothing and repeat nothing.
+          streams: withWriteKeys(log.streams(step.streams), `${step.name}:${message.id}`, signal),
+          emit: async (topic, data) => {
+            signal.throwIfAborted();
+            await emit(topic, data);
+          },
+          services: options.fenceServices ? options.fenceServices(services, signal) : services,
+          attempt,
+          signal,
+        });
+        const waitMs = Math.min(timeoutMs, ABANDONED_ATTEMPT_MAX_WAIT_MS);
+        await abortable(run, signal, { logger, waitMs, shutdown, cancelled: cancel.signal })
+          .then(
+            () => ended?.(null),
+            (error: unknown) => {
+              ended?.(error, shutdown.aborted || error instanceof StepCancelled);
+              throw error;
+            },
+          )
+          .finally(() => timeout.clear());
+      } catch (error) {
+        if (!(error instanceof StepCancelled)) throw error;
+        logger.info(`⏹️ ${step.name} stopped: the workflow was cancelled`);
+        return;
+      } finally {
+        cancel.release();
+      }
+      await tracker.stepFinished(message.traceId, step.name, 'succeeded');
+    };
     bus.consume(
       step.name,
       step.subscribes,
-      async (message, { attempt, signal: shutdown }) => {
-        const logger = workflowLogger(rootLogger, message.traceId, step.name);
-        // Held from before the check: a cancel made after it aborts the attempt.
-        const cancel = cancelSignals.hold(message.traceId);
-        try {
-          if ((await tracker.get(message.traceId))?.cancelledAt) {
-            logger.info(`⏹️ ${step.name} skipped: the workflow was cancelled`);
-            return;
-          }
-          const ended = options.observer?.attemptStarted(message.traceId, step.name, attempt);
-          const timeout = attemptTimeout(timeoutMs);
-          const signal = AbortSignal.any([shutdown, timeout.signal, cancel.signal]);
-          // Every write an attempt can make (stream, bus, fenced services)
-          // fails once its signal aborts, so an attempt that outlives its
-          // timeout cannot write behind its retry's back.
-          const emit = createEmit(bus, message.traceId, step.emits, step.name);
-          const run = step.handle(message.data, {
-            traceId: message.traceId,
-            logger,
-            // Keys are per message, so a retried attempt's writes replace nothing and repeat nothing.
-            streams: withWriteKeys(log.streams(step.streams), `${step.name}:${message.id}`, signal),
-            emit: async (topic, data) => {
-              signal.throwIfAborted();
-              await emit(topic, data);
-            },
-            services: options.fenceServices ? options.fenceServices(services, signal) : services,
-            attempt,
-            signal,
-          });
-          const waitMs = Math.min(timeoutMs, ABANDONED_ATTEMPT_MAX_WAIT_MS);
-          await abortable(run, signal, { logger, waitMs, shutdown, cancelled: cancel.signal })
-            .then(
-              () => ended?.(null),
-              (error: unknown) => {
-                ended?.(error, shutdown.aborted || error instanceof StepCancelled);
-                throw error;
-              },
+      // The span covers the attempt and its report: a failed report fails the attempt.
+      tracing
+        ? (message, info) =>
+            tracing.attempt(
+              message,
+              { step: step.name, attempt: info.attempt, interrupted: () => info.signal.aborted },
+              () => handler(message, info),
             )
-            .finally(() => timeout.clear());
-        } catch (error) {
-          if (!(error instanceof StepCancelled)) throw error;
-          logger.info(`⏹️ ${step.name} stopped: the workflow was cancelled`);
-          return;
-        } finally {
-          cancel.release();
-        }
-        await tracker.stepFinished(message.traceId, step.name, 'succeeded');
-      },
+        : handler,
       {
         onAttemptFailed: (message, { attempt, maxAttempts, error, retryInMs }) => {
           workflowLogger(rootLogger, message.traceId, step.name).error(
@@ -120,7 +133,8 @@ export function startSteps<TServices>(options: StepRunnerOptions<TServices>): vo
           );
         },
         onDead: async (letter) => {
-          await tracker.stepFinished(letter.message.traceId, step.name, 'dead');
+          const report = () => tracker.stepFinished(letter.message.traceId, step.name, 'dead');
+          await (tracing ? tracing.givenUp(letter, report) : report());
         },
         onInterrupted: (message, { attempt }) => {
           workflowLogger(rootLogger, message.traceId, step.name).warn(
@@ -131,21 +145,6 @@ export function startSteps<TServices>(options: StepRunnerOptions<TServices>): vo
       },
     );
   }
-}
-
-/**
- * An attempt's timeout as an AbortSignal that fires with a `TimeoutError`.
- * Not `AbortSignal.timeout()`: combined with `AbortSignal.any()`, a timeout
- * signal nothing else refers to can be garbage-collected before it fires,
- * and the attempt would then never time out. The timer here holds the signal.
- */
-function attemptTimeout(timeoutMs: number): { readonly signal: AbortSignal; readonly clear: () => void } {
-  const controller = new AbortController();
-  const timer = setTimeout(
-    () => controller.abort(new DOMException('The attempt timed out', 'TimeoutError')),
-    timeoutMs,
-  );
-  return { signal: controller.signal, clear: () => clearTimeout(timer) };
 }
 
 /**

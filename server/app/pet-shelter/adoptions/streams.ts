@@ -9,3 +9,9 @@ export const adoptionProgressStream = defineStream({
 
 /** One entry per decision point: who decided what, and why. */
 export const adoptionAuditStream = defineStream({ name: 'adoptionAudit', schema: AdoptionAuditDataSchema });
+
+/** The adoption workflow's streams, by name: clients type their events from this map. */
+export const adoptionStreams = {
+  adoptionProgress: adoptionProgressStream,
+  adoptionAudit: adoptionAuditStream,
+};

@@ -3,7 +3,7 @@ import { AdoptionItem, type AdoptionApplication, type AdoptionStage } from './sc
 import { APPROVAL_SCORE } from './score.js';
 import { backgroundCheckStep } from './steps/background-check-step.js';
 import { homeMatchStep } from './steps/home-match-step.js';
-import { adoptionAuditStream, adoptionProgressStream } from './streams.js';
+import { adoptionStreams } from './streams.js';
 import { adoptionTopics } from './topics.js';
 
 const steps = [backgroundCheckStep, homeMatchStep] as const;
@@ -23,7 +23,7 @@ const STAGE_OF: Readonly<Record<string, AdoptionStage>> = {
 export const adoptionWorkflow = defineWorkflow({
   kind: 'adoption',
   title: 'Adoption',
-  streams: { adoptionProgress: adoptionProgressStream, adoptionAudit: adoptionAuditStream },
+  streams: adoptionStreams,
   topics: adoptionTopics,
   starts: ['adoption.submitted'],
   steps,

@@ -6,3 +6,6 @@ export const petCreationStream = defineStream({ name: 'petCreation', schema: Pet
 
 /** The profile as it is written, field by field, the bio's drafts included. */
 export const petProfileStream = defineStream({ name: 'petProfile', schema: PetProfileDataSchema });
+
+/** The pet creation workflow's streams, by name: clients type their events from this map. */
+export const petCreationStreams = { petCreation: petCreationStream, petProfile: petProfileStream };

@@ -2,7 +2,7 @@ import { PetCreationItem } from '../../../../shared/pet-creation.js';
 import { defineWorkflow, type WorkflowEnd } from '../../../engine/index.js';
 import { aiEnrichmentStep } from './steps/ai-enrichment-step.js';
 import { feedingReminderStep } from './steps/feeding-reminder-step.js';
-import { petCreationStream, petProfileStream } from './streams.js';
+import { petCreationStreams } from './streams.js';
 import { petTopics } from './topics.js';
 
 /**
@@ -13,7 +13,7 @@ import { petTopics } from './topics.js';
 export const petCreationWorkflow = defineWorkflow({
   kind: 'petCreation',
   title: 'Pet creation',
-  streams: { petCreation: petCreationStream, petProfile: petProfileStream },
+  streams: petCreationStreams,
   topics: petTopics,
   starts: ['pet.created', 'feeding.reminder.enqueued'],
   steps: [feedingReminderStep, aiEnrichmentStep],

@@ -6,17 +6,17 @@
  */
 import type { StreamEvent } from '../../../../shared/stream-event.js';
 import { transformer } from '../../../../shared/transformer.js';
+import { JSON_TEXT } from '../json-text.js';
 
 /**
  * An event with its JSON text. Its own fields are the event's, so it reads,
  * compares (`toEqual`) and serialises like the event. It is not a plain
- * object, so superjson passes it through as it is, and the WebSocket encoder
- * (`transport/ws/frames.ts`) writes its cached text in place.
+ * object, so superjson passes it through as it is, and the WebSocket frames
+ * (`transport/ws/frames.ts`) splice its cached text in (JSON_TEXT).
  */
 export class SerializedEvent<TData> {
   declare readonly eventId: string;
   readonly #json: string;
-  #messageTail: string | undefined;
 
   constructor(event: StreamEvent<TData>, json: string) {
     // Copied field by field in the event's own order, so that plain
@@ -30,9 +30,9 @@ export class SerializedEvent<TData> {
     return this.#json;
   }
 
-  /** Text a transport wraps around the event, made by `make` on first use and kept with it. */
-  messageTail(make: () => string): string {
-    return (this.#messageTail ??= make());
+  /** The same text, for transports that splice it in (see json-text.ts). */
+  get [JSON_TEXT](): string {
+    return this.#json;
   }
 }
 
@@ -58,14 +58,64 @@ export function serializedEvent<TData>(event: StreamEvent<TData>): StreamEvent<T
   const slot = recentEvents[newest] === event ? newest : recentEvents.indexOf(event);
   // The slot's twin holds what was made from this very event.
   if (slot !== -1) return recentSerialized[slot] as StreamEvent<TData>;
-  const { json, meta } = transformer.serialize(event);
+  const json = jsonText(event);
   // Same fields as the event (see the constructor): typed as what it reads as.
   const delivered =
-    meta === undefined
-      ? (new SerializedEvent(event, JSON.stringify(json)) as unknown as StreamEvent<TData>)
-      : event;
+    json === undefined ? event : (new SerializedEvent(event, json) as unknown as StreamEvent<TData>);
   recentEvents[nextSlot] = event;
   recentSerialized[nextSlot] = delivered;
   nextSlot = (nextSlot + 1) % RECENT;
   return delivered;
+}
+
+/**
+ * The event's JSON text when superjson would add nothing to it (no `meta`),
+ * else undefined. Stream data is almost always plain JSON, which a direct
+ * check tells much faster than superjson's walk; anything the check is not
+ * sure of goes through superjson.
+ */
+function jsonText(event: StreamEvent<unknown>): string | undefined {
+  if (isPlainJson(event, 0)) return JSON.stringify(event);
+  const { json, meta } = transformer.serialize(event);
+  return meta === undefined ? JSON.stringify(json) : undefined;
+}
+
+/** Past this depth the check gives up and superjson decides. */
+const MAX_PLAIN_DEPTH = 32;
+
+/**
+ * Whether `value` is JSON that superjson serialises as it is: null,
+ * booleans, strings, finite numbers other than -0, dense arrays and plain
+ * objects of such values. Undefined values, dates, maps, sets, bigints,
+ * class instances, functions and symbols are not.
+ */
+export function isPlainJson(value: unknown, depth = 0): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value) && !Object.is(value, -0);
+    case 'object': {
+      if (value === null) return true;
+      if (depth >= MAX_PLAIN_DEPTH) return false;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i += 1) {
+          if (!(i in value) || !isPlainJson(value[i], depth + 1)) return false;
+        }
+        return true;
+      }
+      const prototype: unknown = Object.getPrototypeOf(value);
+      if (prototype !== Object.prototype && prototype !== null) return false;
+      for (const key in value) {
+        if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
+      }
+      return true;
+    }
+    case 'undefined':
+    case 'bigint':
+    case 'function':
+    case 'symbol':
+      return false;
+  }
 }

@@ -6,6 +6,8 @@
 import { transformTRPCResponse, type AnyTRPCRootTypes, type TRPCRootConfig } from '@trpc/server';
 import type { TRPCResponseMessage } from '@trpc/server/rpc';
 
+import { hasJsonText, JSON_TEXT, stringifyWithJsonText } from '../json-text.js';
+
 export type RequestId = number | string;
 
 /** Events remembered; every consumer of an event gets it within a few events of the first. */
@@ -36,8 +38,12 @@ export class FrameEncoder {
   }));
   #next = 0;
 
+  /** Whether values that carry their JSON text skip the transformer (see `passesJsonTextThrough`). */
+  readonly #bypass: boolean;
+
   constructor(config: TRPCRootConfig<AnyTRPCRootTypes>) {
     this.#config = config;
+    this.#bypass = passesJsonTextThrough(config);
   }
 
   /** A whole reply, through the transformer. */
@@ -78,15 +84,52 @@ export class FrameEncoder {
   }
 
   #makeTail(value: unknown, eventId: string | undefined): string {
-    const data = this.#config.transformer.output.serialize(
-      eventId === undefined ? value : { id: eventId, data: value },
-    ) as unknown;
-    // JSON.stringify leaves a key out when its value has no JSON form; so does this.
-    const json = JSON.stringify(data) as string | undefined;
+    const envelope = eventId === undefined ? value : { id: eventId, data: value };
+    // What the transformer would give, without its walk, when it is known to give exactly this.
+    const data =
+      this.#bypass && hasJsonText(value)
+        ? { json: envelope }
+        : (this.#config.transformer.output.serialize(envelope) as unknown);
+    // JSON.stringify's text, with the cached text of values that carry it (an event serialised
+    // once for every subscriber); like JSON.stringify, a value with no JSON form leaves its key out.
+    const json = stringifyWithJsonText(data);
     const dataPart = json === undefined ? '' : `,"data":${json}`;
     const idPart = eventId === undefined ? '' : `,"id":${JSON.stringify(eventId)}`;
     return `,"result":{"type":"data"${dataPart}${idPart}}}`;
   }
+}
+
+/** A value that carries its JSON text, as SerializedEvent does, and nothing else. */
+class JsonTextProbe {
+  readonly [JSON_TEXT] = '{}';
+}
+
+/**
+ * Whether the transformer's output for a value that carries its JSON text
+ * is `{ json: <the value as it is> }`, alone or inside a tracked `{ id, data }`
+ * envelope (superjson's is). Asked once per encoder; when it is not, every
+ * frame goes through the transformer.
+ */
+function passesJsonTextThrough(config: TRPCRootConfig<AnyTRPCRootTypes>): boolean {
+  const probe = new JsonTextProbe();
+  const wrapped = (output: unknown, json: (value: unknown) => boolean) =>
+    isRecord(output) && Object.keys(output).join() === 'json' && json(output['json']);
+  const serialize = (value: unknown) => config.transformer.output.serialize(value) as unknown;
+  return (
+    wrapped(serialize(probe), (json) => json === probe) &&
+    wrapped(
+      serialize({ id: '1', data: probe }),
+      (json) =>
+        isRecord(json) &&
+        Object.keys(json).join() === 'id,data' &&
+        json['id'] === '1' &&
+        json['data'] === probe,
+    )
+  );
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
 }
 
 /** `{"id":<id>` and `,"jsonrpc":"2.0"` when the request had it: the start of every reply to it. */

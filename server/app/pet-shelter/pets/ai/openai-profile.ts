@@ -10,6 +10,7 @@ import OpenAI, { APIConnectionTimeoutError, APIError, APIUserAbortError } from '
 import type { CompletionUsage } from 'openai/resources/completions';
 
 import type { Pet } from '../../../../../shared/pet.js';
+import { timeoutSignal } from '../../../../engine/index.js';
 import { PartialProfile } from './partial-profile.js';
 import {
   EnrichmentFailed,
@@ -75,9 +76,28 @@ export class OpenAIProfileGenerator implements ProfileGenerator {
   }
 
   async *generate(pet: Pet, { signal, logger }: GenerateOptions): AsyncGenerator<ProfileUpdate> {
-    const { totalTimeoutMs, maxRetries, model } = this.#options;
+    const { totalTimeoutMs } = this.#options;
     const deadline = performance.now() + totalTimeoutMs;
-    const budget = AbortSignal.any([signal, AbortSignal.timeout(totalTimeoutMs)]);
+    // On a timer held until the generator ends (see timeoutSignal).
+    const total = timeoutSignal(totalTimeoutMs, 'The model did not answer in time');
+    const budget = AbortSignal.any([signal, total.signal]);
+    try {
+      yield* this.#attempts(pet, { signal, logger, budget, deadline });
+    } finally {
+      total.clear();
+    }
+  }
+
+  async *#attempts(
+    pet: Pet,
+    {
+      signal,
+      logger,
+      budget,
+      deadline,
+    }: GenerateOptions & { readonly budget: AbortSignal; readonly deadline: number },
+  ): AsyncGenerator<ProfileUpdate> {
+    const { maxRetries, model } = this.#options;
     for (let attempt = 1; ; attempt += 1) {
       const started = performance.now();
       const stats: AttemptStats = {};
