@@ -40,7 +40,14 @@ export {
 export { TRPCClientError } from '@trpc/client';
 /** What a query or mutation throws: `error.data` has the server's `code`, `httpStatus` and `fieldErrors`. */
 export type PetClientError = TRPCClientError<AppRouter>;
-export { compareEventIds, type StreamEvent, type StreamEventKind } from '../shared/stream-event.js';
+export {
+  compareEventIds,
+  isEndKind,
+  type EndKind,
+  type StreamEvent,
+  type StreamEventKind,
+} from '../shared/stream-event.js';
+export { streamTokenExpiry } from '../shared/stream-token.js';
 export type { Pet, PetInput, PetStatus, Profile, ProfileField, Species } from '../shared/pet.js';
 export type {
   PetCreationData,

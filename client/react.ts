@@ -16,6 +16,7 @@ import {
 
 import {
   initialWorkflowView,
+  isEndKind,
   nextWorkflowView,
   type PetClient,
   type StreamEvent,
@@ -114,7 +115,7 @@ export function useWorkflow<K extends WorkflowKind, S extends StreamName<K> = St
       let finished = false;
       try {
         for await (const event of watch) {
-          finished = event.kind === 'finished';
+          finished = isEndKind(event.kind);
           send({ type: 'event', event });
         }
         if (!finished) send({ type: 'failed', error: new Error('The client was closed') });

@@ -7,9 +7,10 @@ import type { WatchStateChange } from './workflow-watch.js';
  * - `live`: the server confirmed the subscription, events flow;
  * - `reconnecting`: the connection was lost and is being made again;
  * - `finished`: the workflow's finished event arrived; nothing follows it;
- * - `error`: the watch ended without it (`error` says why).
+ * - `cancelled`: the workflow was cancelled (its `cancelled` event arrived); nothing follows it;
+ * - `error`: the watch ended without either (`error` says why).
  */
-export type WorkflowStatus = 'connecting' | 'live' | 'reconnecting' | 'finished' | 'error';
+export type WorkflowStatus = 'connecting' | 'live' | 'reconnecting' | 'finished' | 'cancelled' | 'error';
 
 /** What a watched workflow has shown so far, folded from its events. */
 export type WorkflowView<TEvent extends StreamEvent<unknown>> = {
@@ -17,6 +18,11 @@ export type WorkflowView<TEvent extends StreamEvent<unknown>> = {
   readonly events: readonly TEvent[];
   /** Each item's current value, by stream then item id; a deleted item is absent. */
   readonly items: ItemsOf<TEvent>;
+  /**
+   * The newest ephemeral value of each item (a stream's `send`: live only,
+   * never stored), until a stored event of the same item replaces it.
+   */
+  readonly ephemeral: ItemsOf<TEvent>;
   /** The last `progress` (0-100) reported by each stage (`data.stage`, or the stream's name without one). */
   readonly progress: Readonly<Record<string, number>>;
   readonly status: WorkflowStatus;
@@ -44,6 +50,7 @@ export function initialWorkflowView<TEvent extends StreamEvent<unknown>>(): Work
   return {
     events: [],
     items: {},
+    ephemeral: {},
     progress: {},
     status: 'connecting',
     error: null,
@@ -52,12 +59,12 @@ export function initialWorkflowView<TEvent extends StreamEvent<unknown>>(): Work
   };
 }
 
-/** Folds one thing that happened to a watch into the view; a finished or failed view stays as it is. */
+/** Folds one thing that happened to a watch into the view; an ended or failed view stays as it is. */
 export function nextWorkflowView<TEvent extends StreamEvent<unknown>>(
   view: WorkflowView<TEvent>,
   action: WorkflowViewAction<TEvent>,
 ): WorkflowView<TEvent> {
-  if (view.status === 'finished' || view.status === 'error') return view;
+  if (view.status === 'finished' || view.status === 'cancelled' || view.status === 'error') return view;
   switch (action.type) {
     case 'event':
       return withEvent(view, action.event);
@@ -75,6 +82,10 @@ function withEvent<TEvent extends StreamEvent<unknown>>(
   // What follows a reset is all the server keeps: the view is rebuilt from it.
   if (event.kind === 'reset')
     return { ...initialWorkflowView<TEvent>(), status: 'live', lastEventId: event.eventId };
+  if (event.kind === 'ephemeral') {
+    // Not a position of the log, nor a value: it moves neither `lastEventId` nor `items`.
+    return { ...view, ephemeral: withItem(view.ephemeral, event, event.data), status: 'live' };
+  }
   const streamItems: Record<string, unknown> = {
     ...(view.items as Record<string, object | undefined>)[event.stream],
   };
@@ -85,8 +96,9 @@ function withEvent<TEvent extends StreamEvent<unknown>>(
     ...view,
     events: [...view.events, event],
     items: { ...view.items, [event.stream]: streamItems },
+    ephemeral: withItem(view.ephemeral, event, null),
     progress: reported ? { ...view.progress, [reported.stage]: reported.progress } : view.progress,
-    status: event.kind === 'finished' ? 'finished' : 'live',
+    status: event.kind === 'finished' || event.kind === 'cancelled' ? event.kind : 'live',
     error: null,
     failures: 0,
     lastEventId: event.eventId,
@@ -107,6 +119,20 @@ function withState<TEvent extends StreamEvent<unknown>>(
       // The iteration's end decides: a finished event, a failure, or an unmount.
       return view;
   }
+}
+
+/** `items` with the event's item set to `data`, or removed when `data` is null. */
+function withItem<TEvent extends StreamEvent<unknown>>(
+  items: ItemsOf<TEvent>,
+  event: TEvent,
+  data: unknown,
+): ItemsOf<TEvent> {
+  const current = (items as Record<string, Record<string, unknown> | undefined>)[event.stream];
+  if (data === null && !(current && event.itemId in current)) return items;
+  const next: Record<string, unknown> = { ...current };
+  if (data === null) delete next[event.itemId];
+  else next[event.itemId] = data;
+  return { ...items, [event.stream]: next };
 }
 
 function progressOf(event: StreamEvent<unknown>): { stage: string; progress: number } | null {

@@ -14,14 +14,16 @@ import type { PetCreationEvent } from '../../shared/pet-creation.js';
 import { streamTokenExpiry } from '../../shared/stream-token.js';
 import { SETTLES } from '../support/async.js';
 import { createTestCaller } from '../support/caller.js';
+import { expectExactlyOnceInOrder } from '../support/exactly-once.js';
 import { rejection } from '../support/errors.js';
 import { gatedSteps } from '../support/gated-steps.js';
 import { buddy, max } from '../support/pets.js';
 import { bothBackends, deleteKeys, randomKeyPrefix } from '../support/redis.js';
-import { storedNow } from '../support/stored.js';
+import { storedLog, storedNow } from '../support/stored.js';
 import { tapTransports } from '../support/tapped-transports.js';
 import { startTestApp } from '../support/test-app.js';
 import { testConfig } from '../support/test-config.js';
+import { openWorkflowWatch, TRANSPORTS, watchWorkflow } from '../support/workflow-watch.js';
 
 const prefix = randomKeyPrefix();
 afterAll(() => deleteKeys(prefix));
@@ -81,6 +83,68 @@ describe.each(cases)('token refresh over $transport on $name', ({ env, transport
     expect(verifier.verify('petCreation', traceId, watch.token)).not.toBe('invalid');
   });
 });
+
+describe.each(bothBackends(prefix))(
+  'a refreshed token across an expiry, as the server sends it ($name)',
+  ({ env }) => {
+    test('on every transport: the expired token is refused, the refreshed one resumes after the last event, every event once', async () => {
+      const gate = createDeferred<void>();
+      await using ctx = await startTestApp({
+        env: { ...env, ...SHORT_LIVED },
+        steps: gatedSteps('AiProfileEnrichment', gate.promise),
+      });
+      const created = await ctx.client.pets.create.mutate(max);
+      const { traceId, streamToken: first } = created;
+      await ctx.waitForLog((line) => line.traceId === traceId && line.msg === '✅ Next feeding reminder set');
+      const sofar = await storedLog(ctx.app.engine, traceId);
+      const watches = await Promise.all(
+        TRANSPORTS.map((transport) => openWorkflowWatch(ctx.url, transport, { traceId, token: first })),
+      );
+      await Promise.all(watches.map((watch) => watch.received(sofar.length)));
+      // Expiries are whole seconds: a token refreshed in its last second outlives it (as the client's 3/4 rule does).
+      const firstExpiry = streamTokenExpiry(first) ?? 0;
+      await vi.waitFor(() => expect(Date.now()).toBeGreaterThan(firstExpiry - 500), SETTLES);
+      const { token: second } = await ctx.client.workflows.refreshToken.mutate({ traceId, token: first });
+      expect(streamTokenExpiry(second)).toBeGreaterThan(firstExpiry);
+      const { tokens: verifier } = ctx.app.engine;
+      await vi.waitFor(() => expect(verifier.verify('petCreation', traceId, first)).toBe('expired'), SETTLES);
+      for (const watch of watches) watch.close();
+      const lastEventId = sofar.at(-1)?.eventId ?? '0';
+
+      const refused = await Promise.all(
+        TRANSPORTS.map((transport) =>
+          watchWorkflow(ctx.url, transport, { traceId, token: first, lastEventId }),
+        ),
+      );
+      for (const watch of refused) {
+        expect(watch.end).toMatchObject({
+          kind: 'error',
+          code: 'UNAUTHORIZED',
+          message: 'The stream token has expired',
+        });
+        expect(watch.events).toEqual([]);
+      }
+      // A token refreshed from the refreshed one: the chain goes on past every expiry.
+      const { token: third } = await ctx.client.workflows.refreshToken.mutate({ traceId, token: second });
+      const resumed = await Promise.all(
+        [second, third].flatMap((token) =>
+          TRANSPORTS.map((transport) =>
+            openWorkflowWatch(ctx.url, transport, { traceId, token, lastEventId }),
+          ),
+        ),
+      );
+      gate.resolve();
+      await ctx.app.engine.workflows.onFinished(traceId);
+      const log = await storedLog(ctx.app.engine, traceId);
+      for (const [i, watch] of (await Promise.all(resumed.map((w) => w.ended))).entries()) {
+        const label = `${TRANSPORTS[i % TRANSPORTS.length] ?? ''} with token ${i < TRANSPORTS.length ? 2 : 3}`;
+        expect(watch.end, label).toEqual({ kind: 'completed' });
+        expectExactlyOnceInOrder(watch.events, log, { after: lastEventId, label });
+      }
+      expect(log.slice(0, sofar.length)).toEqual(sofar);
+    });
+  },
+);
 
 describe('workflows.refreshToken', () => {
   test('a valid token gets a new one of the same workflow and kind; an expired, foreign or missing one is refused', async () => {

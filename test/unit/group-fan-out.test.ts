@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { z } from 'zod';
 
 import { createDeferred } from '../../shared/deferred.js';
@@ -222,5 +222,69 @@ describe('WorkflowFanOut: the streams of one workflow log', () => {
     unobserved();
     expect(Object.fromEntries(counts)).toEqual({ progress: 0, notes: 0 });
     expect(storage.listenerCount()).toBe(0);
+  });
+});
+
+describe('ephemeral events and latest-only subscribers in the fan-out', () => {
+  test('a send reaches the live subscribers of its stream only, with each one’s position as its id', async () => {
+    const { storage, log, stream } = setup();
+    const notes = log.stream(notesDefinition);
+    await stream.set('g', 'a', { message: 'one' });
+    const live = watch(stream, 'g');
+    const other = watch(notes, 'g');
+    await vi.waitFor(() => expect(live.ids()).toEqual(['set:1']));
+    // Still reading its history: it misses the send rather than getting it out of order.
+    storage.gate = new Promise(() => undefined);
+    const catchingUp = watch(stream, 'g');
+    await stream.send('g', { itemId: 'draft', data: { message: 'typing' } });
+    await notes.set('g', 'n', { note: 'noted' });
+    await stream.send('g', { itemId: 'draft', data: { message: 'typing more' } });
+    expect(live.events.map((event) => [event.kind, event.eventId, event.data])).toEqual([
+      ['set', '1', { message: 'one' }],
+      ['ephemeral', '1', { message: 'typing' }],
+      // The notes event moved its position, though it is not one of its streams.
+      ['ephemeral', '2', { message: 'typing more' }],
+    ]);
+    expect(other.ids()).toEqual(['set:2']);
+    expect(catchingUp.events).toEqual([]);
+    storage.gate = Promise.resolve();
+    expect((await storage.readAfter('g', null)).events.map((event) => event.kind)).toEqual(['set', 'set']);
+    await expect(stream.send('g', { itemId: 'draft', data: { wrong: true } as never })).rejects.toThrow();
+    for (const w of [live, other, catchingUp]) w.stop();
+  });
+
+  test('latest: current values in log order, then live events after the position read; with a resume point, the log', async () => {
+    const { log, stream } = setup();
+    await stream.set('g', 'a', { message: 'a1' });
+    await stream.set('g', 'b', { message: 'b1' });
+    await stream.set('g', 'a', { message: 'a2' });
+    await stream.delete('g', 'b');
+    const events: StoredEvent[] = [];
+    const ended = createDeferred<unknown>();
+    const subscribe = (after: string | null, into: StoredEvent[]) =>
+      log.push(
+        'g',
+        { after, from: 'latest', streams: ['progress'] },
+        {
+          event: (event) => into.push(event),
+          end: (error) => ended.resolve(error),
+        },
+      );
+    subscribe(null, events);
+    await vi.waitFor(() => expect(events.map((event) => event.eventId)).toEqual(['3']));
+    await stream.set('g', 'c', { message: 'c1' });
+    await stream.finish('g', { message: 'done' });
+    expect(await ended.promise).toBeUndefined();
+    expect(events.map((event) => `${event.kind}:${event.eventId}`)).toEqual(['set:3', 'set:5', 'finished:6']);
+
+    const resumed: StoredEvent[] = [];
+    subscribe('2', resumed);
+    await vi.waitFor(() => expect(resumed.at(-1)?.kind).toBe('finished'));
+    expect(resumed.map((event) => `${event.kind}:${event.eventId}`)).toEqual([
+      'set:3',
+      'delete:4',
+      'set:5',
+      'finished:6',
+    ]);
   });
 });

@@ -36,6 +36,7 @@ describe('a workflow view folded from its events', () => {
     expect(initialWorkflowView()).toEqual({
       events: [],
       items: {},
+      ephemeral: {},
       progress: {},
       status: 'connecting',
       error: null,
@@ -128,5 +129,35 @@ describe('a workflow view folded from its events', () => {
     const failed = nextWorkflowView(live, { type: 'failed', error: refused });
     expect(failed).toMatchObject({ status: 'error', error: refused, events: live.events });
     expect(nextWorkflowView(failed, received(event({ itemId: 'b' })))).toBe(failed);
+  });
+
+  test('a cancelled event ends the view as cancelled; nothing after it changes it', () => {
+    const first = event({ itemId: 'a' });
+    const cancelled = event({ itemId: 'workflow', kind: 'cancelled', data: { message: 'cancelled' } });
+    const view = fold([received(first), received(cancelled), received(event({ itemId: 'late' }))]);
+    expect(view.status).toBe('cancelled');
+    expect(view.events).toEqual([first, cancelled]);
+    expect(view.lastEventId).toBe(cancelled.eventId);
+  });
+
+  test('ephemeral values are kept apart from the stored ones, until a stored event of the item replaces them', () => {
+    const stored = event({ itemId: 'a', data: { message: 'stored' } });
+    const draft = (message: string): Event => ({
+      ...stored,
+      kind: 'ephemeral',
+      itemId: 'bio',
+      data: { message },
+    });
+    const drafted = fold([received(stored), received(draft('Max')), received(draft('Max is'))]);
+    expect(drafted.ephemeral).toEqual({ petCreation: { bio: { message: 'Max is' } } });
+    expect(drafted.events).toEqual([stored]);
+    expect(drafted.items).toEqual({ petCreation: { a: { message: 'stored' } } });
+    expect(drafted.lastEventId).toBe(stored.eventId);
+    const final = event({ itemId: 'bio', data: { message: 'Max is a dog.' } });
+    const done = nextWorkflowView(drafted, received(final));
+    expect(done.ephemeral).toEqual({ petCreation: {} });
+    expect(done.items).toEqual({
+      petCreation: { a: { message: 'stored' }, bio: { message: 'Max is a dog.' } },
+    });
   });
 });
