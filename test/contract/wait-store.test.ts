@@ -116,6 +116,31 @@ describe.each(implementations)('WaitStore contract: $name', ({ create, shared })
   });
 });
 
+describe.each(implementations)('WaitStore contract, running the step again: $name', ({ create, shared }) => {
+  test('an input or a deadline marks the step to run again until it is queued; a cancel does not', async () => {
+    const store = create();
+    const [received, timedOut, cancelled] = ['received', 'timedOut', 'cancelled'].map((name) => wait(name));
+    if (!received || !timedOut || !cancelled) throw new Error('three waits');
+    for (const w of [received, timedOut, cancelled]) await store.open(w);
+    await store.settle(received.traceId, 'received', { status: 'received', input: 1, by: 'vet' }, AT);
+    await store.settle(timedOut.traceId, 'timedOut', { status: 'timedOut' }, AT);
+    await store.settle(cancelled.traceId, 'cancelled', { status: 'cancelled' }, AT);
+    const mine = async (before: number) =>
+      (await store.unresumed(before, 1000))
+        .filter((w) => [received, timedOut, cancelled].some((own) => own.traceId === w.traceId))
+        .map((w) => w.name)
+        .sort();
+    // Settled at AT: left over from AT on, not a millisecond before.
+    expect(await mine(Date.parse(AT) - 1)).toEqual([]);
+    expect(await mine(Date.parse(AT))).toEqual(['received', 'timedOut']);
+    await store.resumed(received.traceId, 'received');
+    expect(await mine(Date.parse(AT))).toEqual(['timedOut']);
+    await store.finished(timedOut.traceId);
+    // Redis drops a finished workflow's marks at once; memory, with the rest of it when its retention ends.
+    expect(await mine(Date.parse(AT))).toEqual(shared ? [] : ['timedOut']);
+  });
+});
+
 describe('on Redis, settlements racing from several connections', () => {
   test('of 20 at once, exactly one wins', async () => {
     const redisStore = (): WaitStore =>

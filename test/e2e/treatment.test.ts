@@ -290,6 +290,39 @@ describe('a wait on Redis outlives the instance that opened it', () => {
   });
 });
 
+describe('an answer whose step cannot be queued at once', () => {
+  test('taken by an instance whose steps have stopped: the input is kept, and another instance runs the step', async () => {
+    const shared = { ...redisEnv(), WORKFLOW_CHECK_INTERVAL_MS: '50' };
+    const first = await startTestApp({ env: shared });
+    await using second = await startTestApp({ env: shared });
+    const pet = await finishedPet(first, max);
+    const { traceId, streamToken } = await first.client.trpc.pets.treat.mutate({ petId: pet.id });
+    const watch = await openWorkflowWatch(second.url, 'sse', { traceId, token: streamToken });
+    await watch.received(2);
+    // Its bus is closed: it records the input, but cannot queue the step.
+    await first.app.engine.stopSteps();
+    const answered = await first.app.engine.waits.answer(
+      traceId,
+      'vetClearance',
+      { cleared: true, note: 'Fine' },
+      'vet',
+    );
+    expect(answered.status).toBe('received');
+    await first.waitForLog(
+      (line) => line.msg === 'Cannot queue VetClearance to run again now; the next check will',
+    );
+    const ended = await watch.ended;
+    expect(ended.events.map(row)).toEqual([
+      started('Max'),
+      waiting('Max'),
+      ['outcome', 'set', { message: 'Vet cleared Max', stage: 'cleared', note: 'Fine' }],
+      finished('Max'),
+    ]);
+    expectExactlyOnceInOrder(ended.events, await storedLog(second.app.engine, traceId), { label: 'sse' });
+    await first[Symbol.asyncDispose]();
+  });
+});
+
 describe('refusals', () => {
   test('treat: unknown pet NOT_FOUND; a pet that is not ill CONFLICT naming its status; one treatment at a time', async () => {
     await using ctx = await startTestApp();

@@ -1,6 +1,7 @@
 import type { MemoryRetention } from '../backends/memory-retention.js';
 import {
   byOpening,
+  resumes,
   settledRecord,
   type OpenedWait,
   type WaitRecord,
@@ -12,10 +13,15 @@ import {
 export class MemoryWaitStore implements WaitStore {
   /** Trace id → wait name → record, in the order they opened. */
   readonly #waits = new Map<string, Map<string, WaitRecord>>();
+  /** `<trace id> <name>` → when it was settled (ms), for waits whose step is still to be queued again. */
+  readonly #toResume = new Map<string, number>();
   readonly #stopDropping: () => void;
 
   constructor(retention: MemoryRetention) {
-    this.#stopDropping = retention.onDrop((traceId) => this.#waits.delete(traceId));
+    this.#stopDropping = retention.onDrop((traceId) => {
+      this.#waits.delete(traceId);
+      for (const key of this.#toResume.keys()) if (key.startsWith(`${traceId} `)) this.#toResume.delete(key);
+    });
   }
 
   async open(wait: OpenedWait): Promise<{ readonly record: WaitRecord; readonly opened: boolean }> {
@@ -50,7 +56,25 @@ export class MemoryWaitStore implements WaitStore {
     if (!waits || record?.status !== 'waiting') return null;
     const settled = settledRecord(record, settlement, at);
     waits.set(name, settled);
+    if (resumes(settlement)) this.#toResume.set(`${traceId} ${name}`, Date.parse(at));
     return settled;
+  }
+
+  async resumed(traceId: string, name: string): Promise<void> {
+    this.#toResume.delete(`${traceId} ${name}`);
+  }
+
+  async unresumed(
+    before: number,
+    limit: number,
+  ): Promise<{ readonly traceId: string; readonly name: string }[]> {
+    return [...this.#toResume]
+      .filter(([, settledAt]) => settledAt <= before)
+      .slice(0, limit)
+      .map(([key]) => {
+        const [traceId = '', name = ''] = key.split(' ');
+        return { traceId, name };
+      });
   }
 
   async due(now: number, limit: number): Promise<{ readonly traceId: string; readonly name: string }[]> {
@@ -78,6 +102,7 @@ export class MemoryWaitStore implements WaitStore {
   async close(): Promise<void> {
     this.#stopDropping();
     this.#waits.clear();
+    this.#toResume.clear();
   }
 
   *#waiting(): Generator<WaitRecord> {

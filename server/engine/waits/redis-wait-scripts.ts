@@ -17,8 +17,10 @@ return {1, ARGV[2], 'waiting', false}
 `);
 
 /**
- * Ends a wait that is still waiting: exactly one settlement wins across instances.
- * KEYS: the workflow's waits hash, the deadlines set. ARGV: name, status, result JSON, member.
+ * Ends a wait that is still waiting: exactly one settlement wins across
+ * instances; with it, the wait's step is marked as to be run again.
+ * KEYS: the workflow's waits hash, the deadlines set, the resumes set.
+ * ARGV: name, status, result JSON, member, 1 to run the step again (else 0), now (ms).
  * Returns false when the wait is unknown or no longer waiting, else the wait JSON.
  */
 export const settleWaitScript = new RedisScript(`
@@ -26,18 +28,20 @@ local name = ARGV[1]
 if redis.call('HGET', KEYS[1], 'st:' .. name) ~= 'waiting' then return false end
 redis.call('HSET', KEYS[1], 'st:' .. name, ARGV[2], 'r:' .. name, ARGV[3])
 redis.call('ZREM', KEYS[2], ARGV[4])
+if ARGV[5] == '1' then redis.call('ZADD', KEYS[3], ARGV[6], ARGV[4]) end
 return redis.call('HGET', KEYS[1], 'w:' .. name)
 `);
 
 /**
- * The workflow finished: its waits leave the deadlines set and expire after the retention.
- * KEYS: the workflow's waits hash, the deadlines set. ARGV: retention ms, trace id.
+ * The workflow finished: its waits leave the deadlines and resumes sets and expire after the retention.
+ * KEYS: the workflow's waits hash, the deadlines set, the resumes set. ARGV: retention ms, trace id.
  */
 export const finishWaitsScript = new RedisScript(`
 local fields = redis.call('HKEYS', KEYS[1])
 for _, field in ipairs(fields) do
   if string.sub(field, 1, 2) == 'w:' then
     redis.call('ZREM', KEYS[2], ARGV[2] .. ' ' .. string.sub(field, 3))
+    redis.call('ZREM', KEYS[3], ARGV[2] .. ' ' .. string.sub(field, 3))
   end
 end
 if #fields > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end

@@ -7,6 +7,7 @@ import { finishWaitsScript, openWaitScript, settleWaitScript } from './redis-wai
 import {
   byOpening,
   OpenedWaitSchema,
+  resumes,
   settledRecord,
   WaitStatusSchema,
   type OpenedWait,
@@ -86,22 +87,40 @@ export class RedisWaitStore implements WaitStore {
     const reply = await whileReachable(() =>
       settleWaitScript.run(
         this.#client,
-        [this.#keys.waits(traceId), this.#keys.waitDeadlines()],
-        [name, settlement.status, JSON.stringify(result), member(traceId, name)],
+        [this.#keys.waits(traceId), this.#keys.waitDeadlines(), this.#keys.waitResumes()],
+        [
+          name,
+          settlement.status,
+          JSON.stringify(result),
+          member(traceId, name),
+          resumes(settlement) ? 1 : 0,
+          Date.parse(at),
+        ],
       ),
     );
     if (typeof reply !== 'string') return null;
     return settledRecord(decode(reply, 'waiting', null), settlement, at);
   }
 
+  async resumed(traceId: string, name: string): Promise<void> {
+    await whileReachable(() => this.#client.zrem(this.#keys.waitResumes(), member(traceId, name)));
+  }
+
+  async unresumed(
+    before: number,
+    limit: number,
+  ): Promise<{ readonly traceId: string; readonly name: string }[]> {
+    const members = await whileReachable(() =>
+      this.#client.zrangebyscore(this.#keys.waitResumes(), '-inf', before, 'LIMIT', 0, limit),
+    );
+    return members.flatMap(parseMember);
+  }
+
   async due(now: number, limit: number): Promise<{ readonly traceId: string; readonly name: string }[]> {
     const members = await whileReachable(() =>
       this.#client.zrangebyscore(this.#keys.waitDeadlines(), '-inf', now, 'LIMIT', 0, limit),
     );
-    return members.flatMap((entry) => {
-      const [traceId, name] = entry.split(' ');
-      return traceId && name ? [{ traceId, name }] : [];
-    });
+    return members.flatMap(parseMember);
   }
 
   async nextDeadline(): Promise<number | null> {
@@ -115,7 +134,7 @@ export class RedisWaitStore implements WaitStore {
     await whileReachable(() =>
       finishWaitsScript.run(
         this.#client,
-        [this.#keys.waits(traceId), this.#keys.waitDeadlines()],
+        [this.#keys.waits(traceId), this.#keys.waitDeadlines(), this.#keys.waitResumes()],
         [Math.max(1, this.#retentionMs), traceId],
       ),
     );
@@ -129,6 +148,11 @@ export class RedisWaitStore implements WaitStore {
 
 /** A wait in the deadlines set: trace ids are hex and names letters and digits, so a space separates them. */
 const member = (traceId: string, name: string) => `${traceId} ${name}`;
+
+function parseMember(entry: string): { readonly traceId: string; readonly name: string }[] {
+  const [traceId, name] = entry.split(' ');
+  return traceId && name ? [{ traceId, name }] : [];
+}
 
 function decode(json: string, status: string, result: string | null): WaitRecord {
   const opened = OpenedWaitSchema.parse(JSON.parse(json)) as OpenedWait;

@@ -60,8 +60,16 @@ export interface WaitStore {
   get(traceId: string, name: string): Promise<WaitRecord | null>;
   /** Every wait of the workflow, in the order they opened. */
   list(traceId: string): Promise<WaitRecord[]>;
-  /** Ends a waiting wait; null when it is unknown or no longer waiting (another settlement won). */
+  /**
+   * Ends a waiting wait; null when it is unknown or no longer waiting
+   * (another settlement won). An input or a deadline also marks the wait's
+   * step as to be run again, in the same atomic step, until `resumed`.
+   */
   settle(traceId: string, name: string, settlement: WaitSettlement, at: string): Promise<WaitRecord | null>;
+  /** The wait's step has been queued to run again. */
+  resumed(traceId: string, name: string): Promise<void>;
+  /** Ended waits whose step was not queued again, settled at or before `before` (ms), at most `limit`. */
+  unresumed(before: number, limit: number): Promise<{ readonly traceId: string; readonly name: string }[]>;
   /** Waits still waiting whose deadline is at or before `now` (ms), earliest first, at most `limit` of them. */
   due(now: number, limit: number): Promise<{ readonly traceId: string; readonly name: string }[]>;
   /** The earliest deadline of any wait still waiting (ms), or null. */
@@ -70,6 +78,9 @@ export interface WaitStore {
   finished(traceId: string): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Whether a settlement runs the wait's step again: an input or a deadline does, a cancel does not. */
+export const resumes = (settlement: WaitSettlement): boolean => settlement.status !== 'cancelled';
 
 export function settledRecord(record: WaitRecord, settlement: WaitSettlement, at: string): WaitRecord {
   return {

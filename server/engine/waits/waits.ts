@@ -1,7 +1,13 @@
 import type { EventBus } from '../bus/event-bus.js';
 import { workflowLogger, type Logger } from '../log.js';
 import type { TraceStore } from '../traces/trace-store.js';
-import type { OpenedWait, WaitRecord, WaitSettlement, WaitStore } from './wait-store.js';
+import {
+  resumes,
+  type OpenedWait,
+  type WaitRecord,
+  type WaitSettlement,
+  type WaitStore,
+} from './wait-store.js';
 
 export type WaitsOptions = {
   readonly store: WaitStore;
@@ -98,7 +104,7 @@ export class Waits {
     const ended: WaitRecord[] = [];
     for (const wait of await this.#options.store.list(traceId)) {
       if (wait.status !== 'waiting') continue;
-      const settled = await this.#settle(traceId, wait.name, { status: 'cancelled' }, false);
+      const settled = await this.#settle(traceId, wait.name, { status: 'cancelled' });
       if (settled) ended.push(settled);
     }
     return ended;
@@ -122,13 +128,13 @@ export class Waits {
     this.#timer = undefined;
   }
 
-  /** Ends a wait once (the store decides who wins), records it, and runs its step again when `resume`. */
-  async #settle(
-    traceId: string,
-    name: string,
-    settlement: WaitSettlement,
-    resume = true,
-  ): Promise<WaitRecord | null> {
+  /**
+   * Ends a wait once (the store decides who wins), records it, and (for an
+   * input or a deadline) runs its step again. The store keeps the step as
+   * to be run again until it is queued: a queueing that fails here is
+   * done by the next check, on whichever instance.
+   */
+  async #settle(traceId: string, name: string, settlement: WaitSettlement): Promise<WaitRecord | null> {
     const settled = await this.#options.store.settle(traceId, name, settlement, new Date().toISOString());
     if (!settled) return null;
     this.#options.traces.record(traceId, {
@@ -145,8 +151,32 @@ export class Waits {
         ? `↩ ${name} received from ${settled.by ?? 'unknown'}`
         : `↩ ${name} ${settlement.status === 'timedOut' ? 'timed out' : 'cancelled'}`,
     );
-    if (resume) await this.#options.bus.resume(settled.step, settled.message, name);
+    if (resumes(settlement)) await this.#resume(settled);
     return settled;
+  }
+
+  /** Queues the wait's step to run again; on failure the next check queues it (the input is kept). */
+  async #resume(wait: WaitRecord): Promise<void> {
+    try {
+      await this.#options.bus.resume(wait.step, wait.message, wait.name);
+      await this.#options.store.resumed(wait.traceId, wait.name);
+    } catch (error) {
+      this.#logger(wait).warn(
+        { err: error, wait: wait.name },
+        `Cannot queue ${wait.step} to run again now; the next check will`,
+      );
+    }
+  }
+
+  /** Queues again the steps of ended waits that were not queued (their instance failed or stopped meanwhile). */
+  async #resumeLeftOver(): Promise<void> {
+    // Older than one check: a wait ended just now is being queued by whoever ended it.
+    const left = await this.#options.store.unresumed(Date.now() - this.#options.checkIntervalMs, DUE_BATCH);
+    for (const { traceId, name } of left) {
+      const wait = await this.#options.store.get(traceId, name);
+      if (wait && wait.status !== 'waiting' && wait.status !== 'cancelled') await this.#resume(wait);
+      else await this.#options.store.resumed(traceId, name);
+    }
   }
 
   /** Times out every wait past its deadline (one check at a time), then sets the timer for the next one. */
@@ -158,6 +188,7 @@ export class Waits {
           for (const { traceId, name } of due) await this.#settle(traceId, name, { status: 'timedOut' });
           if (due.length < DUE_BATCH || this.#closed) break;
         }
+        await this.#resumeLeftOver();
         await this.#scheduleNext();
       } catch (error) {
         // Storage out of reach, say: the next check tries again.

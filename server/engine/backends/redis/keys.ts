@@ -47,6 +47,8 @@ export class RedisKeys {
   readonly waits = (traceId: string): string => `${this.prefix}waits:${traceId}`;
   /** Sorted set of every wait still waiting (`<trace id> <name>`), ranked by deadline (ms). */
   readonly waitDeadlines = (): string => `${this.prefix}waits-due`;
+  /** Sorted set of ended waits whose step is still to be queued again (`<trace id> <name>`), ranked by when they ended (ms). */
+  readonly waitResumes = (): string => `${this.prefix}waits-resume`;
 
   /** Where an application's own stores keep their keys. */
   readonly appPrefix = (): string => `${this.prefix}app:`;
