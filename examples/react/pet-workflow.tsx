@@ -9,6 +9,7 @@ const STATUS_TEXT = {
   live: 'Live',
   reconnecting: 'Connection lost, reconnecting…',
   finished: 'Finished',
+  cancelled: 'Cancelled',
   error: 'Stopped',
 } as const;
 
