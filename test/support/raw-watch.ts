@@ -176,6 +176,9 @@ export class Collector<TEvent extends StreamEvent<unknown> = PetCreationEvent> {
   }
 }
 
+/** A live watch as a Collector opens it. */
+export type CollectedWatch<TEvent extends StreamEvent<unknown>> = ReturnType<Collector<TEvent>['open']>;
+
 export const REQUEST_ID = 1;
 
 export type Serialized = Parameters<typeof transformer.deserialize>[0];
@@ -189,14 +192,33 @@ export type WsFrame = {
 export type ErrorShape = { readonly message: string; readonly data: { readonly code: string } };
 
 async function wsWatch(url: string, request: WatchRequest): Promise<OpenWatch> {
+  const input = { traceId: request.traceId, token: request.token };
+  return wsSubscription<PetCreationEvent>(
+    url,
+    request.procedure ?? 'petCreation.onUpdate',
+    input,
+    request.lastEventId,
+  );
+}
+
+/**
+ * One raw tRPC subscription on its own WebSocket: every frame kept as sent.
+ * A started subscription ends with `stopped`, after its error if it has one;
+ * one refused at once ends with its error.
+ */
+export async function wsSubscription<TEvent extends StreamEvent<unknown>>(
+  url: string,
+  path: string,
+  input: unknown,
+  lastEventId: string | undefined,
+): Promise<CollectedWatch<TEvent>> {
   const socket = new WebSocket(url);
-  const collector = new Collector();
+  const collector = new Collector<TEvent>();
   socket.on('error', () => {});
   await new Promise<void>((resolve, reject) => {
     socket.once('open', () => resolve());
     socket.once('close', () => reject(new Error('closed before open')));
   });
-  // A started subscription ends with `stopped`, after its error if it has one; one refused at once, with its error.
   let started = false;
   let failed: WatchEnd | null = null;
   socket.on('message', (raw: Buffer) => {
@@ -210,10 +232,7 @@ async function wsWatch(url: string, request: WatchRequest): Promise<OpenWatch> {
     } else if (frame.result?.type === 'started') {
       started = true;
     } else if (frame.result?.type === 'data' && frame.result.data !== undefined) {
-      collector.event(
-        transformer.deserialize<{ data: PetCreationEvent }>(frame.result.data).data,
-        frame.result.id,
-      );
+      collector.event(transformer.deserialize<{ data: TEvent }>(frame.result.data).data, frame.result.id);
     } else if (frame.result?.type === 'stopped') {
       collector.finish(failed ?? { kind: 'completed' });
     }
@@ -226,19 +245,13 @@ async function wsWatch(url: string, request: WatchRequest): Promise<OpenWatch> {
       id: REQUEST_ID,
       method: 'subscription',
       params: {
-        path: request.procedure ?? 'petCreation.onUpdate',
-        input: transformer.serialize({ traceId: request.traceId, token: request.token }),
-        ...(request.lastEventId === undefined ? {} : { lastEventId: request.lastEventId }),
+        path,
+        input: transformer.serialize(input),
+        ...(lastEventId === undefined ? {} : { lastEventId }),
       },
     }),
   );
-  return {
-    events: collector.events,
-    raw: collector.raw,
-    ended: collector.ended(),
-    received: (count) => collector.received(count),
-    close: () => socket.terminate(),
-  };
+  return collector.open(() => socket.terminate());
 }
 
 /** One Server-Sent Events block: its fields, and its comment lines. */
@@ -299,16 +312,24 @@ export function parseBlock(text: string): SseBlock {
 
 /** tRPC's own SSE: `connected`, data blocks (superjson), `serialized-error`, `return`. */
 async function trpcSseWatch(baseUrl: string, request: WatchRequest): Promise<OpenWatch> {
-  const input = JSON.stringify(
-    transformer.serialize({
-      traceId: request.traceId,
-      token: request.token,
-      ...(request.lastEventId === undefined ? {} : { lastEventId: request.lastEventId }),
-    }),
-  );
-  const procedure = request.procedure ?? 'petCreation.onUpdate';
-  const response = await get(`${baseUrl}/trpc/${procedure}?input=${encodeURIComponent(input)}`);
-  const collector = new Collector();
+  const input = {
+    traceId: request.traceId,
+    token: request.token,
+    ...(request.lastEventId === undefined ? {} : { lastEventId: request.lastEventId }),
+  };
+  return trpcSseSubscription<PetCreationEvent>(baseUrl, request.procedure ?? 'petCreation.onUpdate', input);
+}
+
+/** One subscription over tRPC's SSE (`input` in the URL), every block kept as sent. */
+export async function trpcSseSubscription<TEvent extends StreamEvent<unknown>>(
+  baseUrl: string,
+  path: string,
+  input: unknown,
+  headers: Record<string, string> = {},
+): Promise<CollectedWatch<TEvent>> {
+  const query = encodeURIComponent(JSON.stringify(transformer.serialize(input)));
+  const response = await get(`${baseUrl}/trpc/${path}?input=${query}`, headers);
+  const collector = new Collector<TEvent>();
   const reading = readBlocks(response.res, (block, text) => {
     collector.raw.push(text);
     if (block.event === 'serialized-error') {
@@ -317,20 +338,11 @@ async function trpcSseWatch(baseUrl: string, request: WatchRequest): Promise<Ope
     } else if (block.event === 'return') {
       collector.finish({ kind: 'completed' });
     } else if (block.event === undefined && block.data !== undefined) {
-      collector.event(
-        transformer.deserialize<PetCreationEvent>(JSON.parse(block.data) as Serialized),
-        block.id,
-      );
+      collector.event(transformer.deserialize<TEvent>(JSON.parse(block.data) as Serialized), block.id);
     }
   });
   void reading.then(() => collector.finish({ kind: 'error', code: 'CLOSED', message: 'response ended' }));
-  return {
-    events: collector.events,
-    raw: collector.raw,
-    ended: collector.ended(),
-    received: (count) => collector.received(count),
-    close: response.close,
-  };
+  return collector.open(response.close);
 }
 
 /** The plain stream: `id:`, `event:` (the kind), `data:` (the event as JSON); it ends by ending the response. */

@@ -6,21 +6,16 @@
  * back into events (of every stream) and how it ended.
  */
 
-import WebSocket from 'ws';
-
 import type { StreamEvent } from '../../shared/stream-event.js';
-import { transformer } from '../../shared/transformer.js';
 import {
   Collector,
   get,
   readBlocks,
-  REQUEST_ID,
   TRANSPORTS,
-  type ErrorShape,
-  type Serialized,
+  trpcSseSubscription,
+  wsSubscription,
   type Transport,
   type WatchEnd,
-  type WsFrame,
 } from './raw-watch.js';
 
 export { TRANSPORTS, type Transport, type WatchEnd };
@@ -103,75 +98,19 @@ function procedureInput(request: WorkflowWatchRequest, withLastEventId: boolean)
   };
 }
 
-async function wsWatch(url: string, request: WorkflowWatchRequest): Promise<OpenWorkflowWatch> {
-  const socket = new WebSocket(url);
-  const collector = new Collector<WorkflowEvent>();
-  socket.on('error', () => {});
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('close', () => reject(new Error('closed before open')));
-  });
-  // A started subscription ends with `stopped`, after its error if it has one; one refused at once, with its error.
-  let started = false;
-  let failed: WatchEnd | null = null;
-  socket.on('message', (raw: Buffer) => {
-    const text = raw.toString();
-    collector.raw.push(text);
-    const frame = JSON.parse(text) as WsFrame;
-    if (frame.error) {
-      const error = transformer.deserialize<ErrorShape>(frame.error);
-      failed = { kind: 'error', code: error.data.code, message: error.message };
-      if (!started) collector.finish(failed);
-    } else if (frame.result?.type === 'started') {
-      started = true;
-    } else if (frame.result?.type === 'data' && frame.result.data !== undefined) {
-      collector.event(
-        transformer.deserialize<{ data: WorkflowEvent }>(frame.result.data).data,
-        frame.result.id,
-      );
-    } else if (frame.result?.type === 'stopped') {
-      collector.finish(failed ?? { kind: 'completed' });
-    }
-  });
-  socket.once('close', (code: number) =>
-    collector.finish({ kind: 'error', code: 'CLOSED', message: `socket closed (${code})` }),
-  );
-  socket.send(
-    JSON.stringify({
-      id: REQUEST_ID,
-      method: 'subscription',
-      params: {
-        path: PATH,
-        input: transformer.serialize(procedureInput(request, false)),
-        ...(request.lastEventId === undefined ? {} : { lastEventId: request.lastEventId }),
-      },
-    }),
-  );
-  return collector.open(() => socket.terminate());
+function wsWatch(url: string, request: WorkflowWatchRequest): Promise<OpenWorkflowWatch> {
+  return wsSubscription<WorkflowEvent>(url, PATH, procedureInput(request, false), request.lastEventId);
 }
 
-/** tRPC's own SSE: `connected`, data blocks (superjson), `serialized-error`, `return`. */
-async function trpcSseWatch(baseUrl: string, request: WorkflowWatchRequest): Promise<OpenWorkflowWatch> {
+/** tRPC's own SSE, resuming by the input's `lastEventId` or by the `Last-Event-ID` header. */
+function trpcSseWatch(baseUrl: string, request: WorkflowWatchRequest): Promise<OpenWorkflowWatch> {
   const byHeader = request.resumeBy === 'header' && request.lastEventId !== undefined;
-  const input = JSON.stringify(transformer.serialize(procedureInput(request, !byHeader)));
-  const response = await get(
-    `${baseUrl}/trpc/${PATH}?input=${encodeURIComponent(input)}`,
+  return trpcSseSubscription<WorkflowEvent>(
+    baseUrl,
+    PATH,
+    procedureInput(request, !byHeader),
     byHeader ? { 'Last-Event-ID': request.lastEventId ?? '' } : {},
   );
-  const collector = new Collector<WorkflowEvent>();
-  const reading = readBlocks(response.res, (block, text) => {
-    collector.raw.push(text);
-    if (block.event === 'serialized-error') {
-      const error = transformer.deserialize<ErrorShape>(JSON.parse(block.data ?? 'null') as Serialized);
-      collector.finish({ kind: 'error', code: error.data.code, message: error.message });
-    } else if (block.event === 'return') {
-      collector.finish({ kind: 'completed' });
-    } else if (block.event === undefined && block.data !== undefined) {
-      collector.event(transformer.deserialize<WorkflowEvent>(JSON.parse(block.data) as Serialized), block.id);
-    }
-  });
-  void reading.then(() => collector.finish({ kind: 'error', code: 'CLOSED', message: 'response ended' }));
-  return collector.open(response.close);
 }
 
 /** The plain stream: `id:`, `event:` (the kind), `data:` (the event as JSON); it ends by ending the response. */
